@@ -1,0 +1,114 @@
+"""`stylevj bench`: how fast each part runs here, as a table and a JSON file.
+
+Measured, never asserted: tests do not time things. Each row runs a part for a while after a
+warm-up and reports the median frame time (CUDA timings synchronise per frame, so they include
+the whole kernel queue). Later parts of the show add their own rows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from .errors import StylevjError
+from .models import load_generator
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SOURCES = ("demo", "arch:ffhq-256", "arch:ffhq-1024")
+
+
+@dataclass
+class Row:
+    part: str
+    source: str
+    device: str
+    precision: str
+    batch: int
+    frames: int
+    ms_per_frame: float
+    ms_min: float
+    fps: float
+    note: str = ""
+
+
+def _time_frames(step, device: torch.device, seconds: float, min_frames: int = 3) -> list[float]:
+    """Per-frame wall times (ms) of step(), after one warm-up call, for about `seconds`."""
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    step()
+    sync()
+    times: list[float] = []
+    deadline = time.perf_counter() + seconds
+    while len(times) < min_frames or time.perf_counter() < deadline:
+        start = time.perf_counter()
+        step()
+        sync()
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def bench_generator(source: str, device: str, precision: str, seconds: float, batch: int = 1) -> Row:
+    """Synthesis of one W+ batch (the per-frame work of the show; mapping is per keyframe)."""
+    G = load_generator(source, device=device, fp16=(precision == "fp16"))
+    rng = torch.Generator().manual_seed(0)
+    ws = G.mapping(torch.randn(batch, G.z_dim, generator=rng).to(G.device), truncation_psi=0.7)
+    with torch.inference_mode():
+        times = _time_frames(lambda: G.synthesis(ws), G.device, seconds)
+    median = statistics.median(times)
+    note = "" if precision == "fp32" or G.uses_fp16 else "no fp16 layers in this checkpoint"
+    return Row("generator", source, str(G.device), precision, batch, len(times), round(median, 3),
+               round(min(times), 3), round(1000 * batch / median, 2), note)
+
+
+def run_bench(sources: list[str], devices: list[str], seconds: float) -> list[Row]:
+    rows = []
+    for device in devices:
+        precisions = ["fp32", "fp16"] if device.startswith("cuda") else ["fp32"]
+        for source in sources:
+            for precision in precisions:
+                log.info("bench: %s on %s, %s ...", source, device, precision)
+                rows.append(bench_generator(source, device, precision, seconds))
+                log.info("  %.2f ms/frame", rows[-1].ms_per_frame)
+    return rows
+
+
+def format_table(rows: list[Row]) -> str:
+    head = f"{'part':<10} {'source':<16} {'device':<7} {'prec':<5} {'frames':>6} {'ms/frame':>9} {'min ms':>8} {'frames/s':>9}  note"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(
+            f"{r.part:<10} {r.source:<16} {r.device:<7} {r.precision:<5} {r.frames:>6} {r.ms_per_frame:>9.2f}"
+            f" {r.ms_min:>8.2f} {r.fps:>9.2f}  {r.note}"
+        )
+    return "\n".join(lines)
+
+
+def machine_info() -> dict:
+    info = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_threads": torch.get_num_threads(),
+    }
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def write_json(rows: list[Row], path: Path) -> None:
+    try:
+        path.write_text(json.dumps({"machine": machine_info(), "rows": [asdict(r) for r in rows]}, indent=2) + "\n")
+    except OSError as exc:
+        raise StylevjError(f"{path}: cannot write benchmark results ({exc.strerror})") from None

@@ -1,0 +1,127 @@
+"""The `stylevj` command: one entry point, a subcommand per job.
+
+User errors (`StylevjError`) are caught once, here: one line on stderr, exit status 2, no
+traceback. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import torch
+
+from . import __version__
+from .errors import StylevjError
+
+log = logging.getLogger("stylevj")
+
+
+def pick_device(name: str) -> str:
+    """'auto' is CUDA when present, else CPU; an explicit 'cuda' without CUDA is a user error."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise StylevjError(f"device '{name}' asked for, but this machine has no CUDA GPU (use --device cpu)")
+    return name
+
+
+def cmd_still(args: argparse.Namespace) -> int:
+    from .images import save_png, to_rgb8
+    from .models import load_generator
+    from .models.seeds import z_from_seed
+
+    G = load_generator(args.checkpoint, device=pick_device(args.device), fp16=False if args.fp32 else None)
+    with torch.inference_mode():
+        ws = G.mapping(z_from_seed(args.seed, G.z_dim, G.device), truncation_psi=args.psi)
+        img = G.synthesis(ws, noise_mode=args.noise)[0]
+    out = save_png(to_rgb8(img), args.out)
+    log.info("wrote %s (seed %d, psi %g, %dx%d)", out, args.seed, args.psi, img.shape[2], img.shape[1])
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from .models import load_generator, save_native
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise StylevjError(f"{out}: already exists (add --force to replace it)")
+    if not out.parent.is_dir():
+        raise StylevjError(f"{out}: folder {out.parent} does not exist")
+    G = load_generator(args.source)
+    save_native(G, out)
+    log.info("wrote %s (%s)", out, G.cfg.describe())
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import format_table, run_bench, write_json
+
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    if args.device != "all":
+        devices = [pick_device(args.device)]
+    rows = run_bench(args.sources.split(","), devices, args.seconds)
+    print(format_table(rows))
+    write_json(rows, Path(args.json))
+    log.info("wrote %s", args.json)
+    return 0
+
+
+def _psi(text: str) -> float:
+    value = float(text)
+    if not -2.0 <= value <= 2.0:
+        raise argparse.ArgumentTypeError(f"truncation psi must be within [-2, 2], got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stylevj", description="A live StyleGAN2 instrument for the stage.")
+    parser.add_argument("--version", action="version", version=f"stylevj {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    source_help = "generator: a .pkl/.pt/.safetensors file, 'demo' (built in) or 'arch:ffhq-1024' (random weights)"
+    p = sub.add_parser("still", help="render one picture from a seed")
+    p.add_argument("--checkpoint", default="demo", metavar="SOURCE", help=source_help)
+    p.add_argument("--seed", type=int, required=True, help="latent seed (same z as NVIDIA's generate.py)")
+    p.add_argument("--psi", type=_psi, default=1.0, help="truncation toward w_avg (1 = none, 0.7 typical)")
+    p.add_argument("--noise", choices=("const", "random", "none"), default="const", help="noise inputs")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    p.add_argument("--fp32", action="store_true", help="no fp16 layers even on CUDA")
+    p.add_argument("--out", required=True, help="PNG file to write")
+    p.set_defaults(func=cmd_still)
+
+    p = sub.add_parser("convert", help="write any supported checkpoint as stylevj .safetensors")
+    p.add_argument("source", help=source_help)
+    p.add_argument("out", help=".safetensors file to write")
+    p.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("bench", help="measure generator speed here (table + JSON)")
+    p.add_argument("--sources", default="demo,arch:ffhq-256,arch:ffhq-1024", help="comma-separated sources")
+    p.add_argument("--device", default="all", help="all (CPU and CUDA if present), cpu or cuda")
+    p.add_argument("--seconds", type=float, default=3.0, help="time per row after warm-up")
+    p.add_argument("--json", default="stylevj-bench.json", help="where to write the results")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    try:
+        return args.func(args)
+    except StylevjError as exc:
+        print(f"stylevj: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("stylevj: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

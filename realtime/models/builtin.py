@@ -1,0 +1,75 @@
+"""Generators that need no file: the `demo` network and `arch:NAME` random-weight benchmarks.
+
+`demo` is what every command uses by default, so a newcomer sees pictures with no download. Its
+weights are fixed by a seed and then shaped (per-layer scales chosen by eye) so that random
+weights give colourful, structured pictures that morph smoothly instead of grey static.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..errors import CheckpointError
+from .config import GeneratorConfig
+from .convert import Converted
+
+DEMO_SEED = 20201
+DEMO_CONFIG = GeneratorConfig(
+    z_dim=128, w_dim=128, resolution=256, channels=(128, 128, 96, 64, 48, 32, 16),
+    mapping_layers=4,
+)
+
+# config-f widths (StyleGAN2 paper, table 1): 512 up to 64 px, then halving.
+_CONFIG_F = {4: 512, 8: 512, 16: 512, 32: 512, 64: 512, 128: 256, 256: 128, 512: 64, 1024: 32}
+
+
+def _config_f(resolution: int) -> GeneratorConfig:
+    res = [r for r in _CONFIG_F if r <= resolution]
+    return GeneratorConfig(
+        z_dim=512, w_dim=512, resolution=resolution, channels=tuple(_CONFIG_F[r] for r in res),
+        mapping_layers=8, conv_clamp=256.0, num_fp16_res=4,
+    )
+
+
+ARCHITECTURES = {
+    "ffhq-1024": lambda: _config_f(1024),
+    "ffhq-512": lambda: _config_f(512),
+    "ffhq-256": lambda: _config_f(256),
+}
+
+
+def random_weights(cfg: GeneratorConfig, seed: int) -> dict[str, torch.Tensor]:
+    """The state of a freshly initialised network for `cfg`, from a private RNG (no global state)."""
+    from .generator import Generator
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return Generator(cfg).state_dict()
+
+
+def arch_generator(name: str) -> Converted:
+    if name not in ARCHITECTURES:
+        raise CheckpointError(f"unknown architecture 'arch:{name}' (known: {', '.join('arch:' + n for n in ARCHITECTURES)})")
+    cfg = ARCHITECTURES[name]()
+    state = random_weights(cfg, seed=0)
+    w_avg = state.pop("mapping.w_avg")
+    return Converted(cfg, state, torch.zeros_like(w_avg))
+
+
+# Chosen by eye (docs/demo.png): coarse layers paint large soft colour fields, fine layers add
+# only a little edge, so random weights look like a lava lamp rather than static. Styles are
+# amplified so that different seeds look clearly different. No noise: const noise at zero.
+_DEMO_RGB_SCALE = (0.4, 0.45, 0.5, 0.4, 0.22, 0.09, 0.035)
+_DEMO_STYLE_SCALE = 2.5
+
+
+def demo_generator() -> Converted:
+    cfg = DEMO_CONFIG
+    state = random_weights(cfg, DEMO_SEED)
+    state.pop("mapping.w_avg")
+    for j, scale in enumerate(_DEMO_RGB_SCALE):
+        state[f"synthesis.blocks.{j}.torgb.weight"] *= scale
+        for layer in ("conv0", "conv1"):
+            if f"synthesis.blocks.{j}.{layer}.affine.weight" in state:
+                state[f"synthesis.blocks.{j}.{layer}.affine.weight"] *= _DEMO_STYLE_SCALE
+    return Converted(cfg, state, None)
