@@ -1,0 +1,117 @@
+"""The `stylevj` command as a user runs it: real processes, real files, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from realtime.models import load_generator
+
+from .forge import Reducer, dump
+
+
+def stylevj(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "realtime.cli", *args], capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+def read_png(path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def test_still_from_the_demo_generator(tmp_path):
+    out = tmp_path / "still.png"
+    result = stylevj("still", "--seed", "7", "--psi", "0.8", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    pixels = read_png(out)
+    assert pixels.shape == (256, 256, 3)
+    assert pixels.std() > 20
+    again = tmp_path / "again.png"
+    stylevj("still", "--seed", "7", "--psi", "0.8", "--out", str(again))
+    assert np.array_equal(pixels, read_png(again))
+
+
+def test_still_psi_zero_is_the_same_picture_for_any_seed(tmp_path):
+    for seed in ("1", "2"):
+        assert stylevj("still", "--seed", seed, "--psi", "0", "--out", str(tmp_path / f"{seed}.png")).returncode == 0
+    assert np.array_equal(read_png(tmp_path / "1.png"), read_png(tmp_path / "2.png"))
+
+
+def test_still_from_a_user_checkpoint_matches_the_library(fixtures, tmp_path):
+    out = tmp_path / "nv.png"
+    assert stylevj("still", "--checkpoint", str(fixtures / "nvada_tiny.pkl"), "--seed", "3", "--out", str(out)).returncode == 0
+    assert read_png(out).shape == (32, 32, 3)
+
+
+def assert_user_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = [l for l in result.stderr.splitlines() if l.startswith("stylevj: error:")]
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_missing_checkpoint_is_one_line_exit_2(tmp_path):
+    result = stylevj("still", "--checkpoint", str(tmp_path / "gone.pkl"), "--seed", "1", "--out", str(tmp_path / "x.png"))
+    assert_user_error(result, "gone.pkl", "no such file")
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_hostile_pickle_is_one_line_exit_2(tmp_path):
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.pkl"
+    dump({"G_ema": Reducer(os.system, f"touch {marker}")}, evil)
+    result = stylevj("still", "--checkpoint", str(evil), "--seed", "1", "--out", str(tmp_path / "x.png"))
+    assert_user_error(result, "evil.pkl", "system")
+    assert not marker.exists()
+
+
+def test_output_folder_missing(tmp_path):
+    result = stylevj("still", "--seed", "1", "--out", str(tmp_path / "no" / "x.png"))
+    assert_user_error(result, "does not exist")
+
+
+def test_bad_flag_value_exits_2():
+    result = stylevj("still", "--seed", "1", "--psi", "nan?", "--out", "x.png")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("name", ["nvada_tiny.pkl", "rosinality_tiny.pt"])
+def test_convert_round_trips_bit_exactly(fixtures, tmp_path, name):
+    first, second = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
+    assert stylevj("convert", str(fixtures / name), str(first)).returncode == 0
+    assert stylevj("convert", str(first), str(second)).returncode == 0
+    assert first.read_bytes() == second.read_bytes()
+    original, converted = load_generator(fixtures / name), load_generator(first)
+    assert converted.cfg == original.cfg
+    for key, tensor in original.state_dict().items():
+        assert torch.equal(tensor, converted.state_dict()[key]), key
+    ws = original.mapping(torch.randn(2, original.z_dim), truncation_psi=0.7)
+    assert torch.equal(original.synthesis(ws), converted.synthesis(ws))
+
+
+def test_convert_never_overwrites_without_force(fixtures, tmp_path):
+    out = tmp_path / "keep.safetensors"
+    out.write_bytes(b"precious")
+    assert_user_error(stylevj("convert", str(fixtures / "nvada_tiny.pkl"), str(out)), "already exists")
+    assert out.read_bytes() == b"precious"
+    assert stylevj("convert", str(fixtures / "nvada_tiny.pkl"), str(out), "--force").returncode == 0
+    assert load_generator(out).num_ws == 8
+
+
+def test_bench_prints_a_table_and_writes_json(tmp_path):
+    out = tmp_path / "bench.json"
+    result = stylevj("bench", "--sources", "demo", "--device", "cpu", "--seconds", "0.2", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "generator" in result.stdout and "demo" in result.stdout
+    data = json.loads(out.read_text())
+    (row,) = data["rows"]
+    assert row["source"] == "demo" and row["device"] == "cpu" and row["frames"] >= 3
+    assert row["ms_per_frame"] > 0 and abs(row["fps"] - 1000 / row["ms_per_frame"]) < 0.05 * row["fps"]
