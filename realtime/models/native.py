@@ -1,12 +1,15 @@
 """stylevj's own checkpoint format: `.safetensors` with the architecture in its header.
 
-Tensors are stored under our module names (plus `mapping.w_avg`), the `GeneratorConfig` as JSON
-in the metadata. Safetensors holds no code, loads without pickle and maps straight to memory;
+Tensors are stored under our module names (plus `mapping.w_avg`); the header's metadata holds a
+single key, `stylevj`, whose JSON value gives the format version and the `GeneratorConfig` (one
+key, because safetensors does not keep the order of several, and converting twice must give
+the same bytes). Safetensors holds no code, loads without pickle and maps straight to memory;
 `stylevj convert` writes it from any supported input, and converting it again gives the same bytes.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -20,26 +23,31 @@ from .config import GeneratorConfig
 from .convert import Converted
 from .generator import Generator
 
-FORMAT_KEY = "stylevj_format"
-FORMAT_VERSION = "1"
-CONFIG_KEY = "stylevj_config"
+META_KEY = "stylevj"
+FORMAT_VERSION = 1
 
 
 def load_native(path: Path) -> Converted:
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
-            meta = f.metadata() or {}
-            if meta.get(FORMAT_KEY) is None or CONFIG_KEY not in meta:
+            header = (f.metadata() or {}).get(META_KEY)
+            if header is None:
                 raise CheckpointError(
                     f"{path}: a .safetensors file without a stylevj header (write one with 'stylevj convert')"
                 )
-            if meta[FORMAT_KEY] != FORMAT_VERSION:
-                raise CheckpointError(f"{path}: stylevj format version {meta[FORMAT_KEY]} is not supported")
             state = {key: f.get_tensor(key) for key in f.keys()}
     except SafetensorError as exc:
         raise CheckpointError(f"{path}: truncated or corrupt .safetensors file ({exc})") from None
     try:
-        cfg = GeneratorConfig.from_json(meta[CONFIG_KEY])
+        meta = json.loads(header)
+        version = meta["format_version"]
+        cfg_json = json.dumps(meta["generator"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{path}: malformed stylevj header ({exc})") from None
+    if version != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: stylevj format version {version} is not supported (expected {FORMAT_VERSION})")
+    try:
+        cfg = GeneratorConfig.from_json(cfg_json)
     except CheckpointError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
     w_avg = state.pop("mapping.w_avg", None)
@@ -50,7 +58,8 @@ def save_native(G: Generator, path: str | os.PathLike) -> None:
     """Write G atomically: a crash mid-write never leaves a half file at `path`."""
     path = Path(path)
     state = {key: t.detach().to("cpu", torch.float32).contiguous() for key, t in G.state_dict().items()}
-    meta = {FORMAT_KEY: FORMAT_VERSION, CONFIG_KEY: G.cfg.to_json()}
+    header = {"format_version": FORMAT_VERSION, "generator": json.loads(G.cfg.to_json())}
+    meta = {META_KEY: json.dumps(header, sort_keys=True)}
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     os.close(fd)
     try:
