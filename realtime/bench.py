@@ -59,14 +59,19 @@ def _time_frames(step, device: torch.device, seconds: float, min_frames: int = 3
 
 
 def bench_generator(source: str, device: str, precision: str, seconds: float, batch: int = 1) -> Row:
-    """Synthesis of one W+ batch (the per-frame work of the show; mapping is per keyframe)."""
-    G = load_generator(source, device=device, fp16=(precision == "fp16"))
+    """Synthesis of one W+ batch (the per-frame work of the show; mapping is per keyframe).
+
+    precision: fp32, fp16 (the checkpoint's fp16 layers) or fp16+cl (those in channels_last).
+    """
+    G = load_generator(source, device=device, fp16=precision.startswith("fp16"), channels_last=precision.endswith("+cl"))
     rng = torch.Generator().manual_seed(0)
     ws = G.mapping(torch.randn(batch, G.z_dim, generator=rng).to(G.device), truncation_psi=0.7)
     with torch.inference_mode():
         times = _time_frames(lambda: G.synthesis(ws), G.device, seconds)
     median = statistics.median(times)
     note = "" if precision == "fp32" or G.uses_fp16 else "no fp16 layers in this checkpoint"
+    if precision.endswith("+cl"):
+        note = (note + "; " if note else "") + "channels_last in fp16 layers"
     return Row("generator", source, str(G.device), precision, batch, len(times), round(median, 3),
                round(min(times), 3), round(1000 * batch / median, 2), note)
 
@@ -74,7 +79,7 @@ def bench_generator(source: str, device: str, precision: str, seconds: float, ba
 def run_bench(sources: list[str], devices: list[str], seconds: float) -> list[Row]:
     rows = []
     for device in devices:
-        precisions = ["fp32", "fp16"] if device.startswith("cuda") else ["fp32"]
+        precisions = ["fp32", "fp16", "fp16+cl"] if device.startswith("cuda") else ["fp32"]
         for source in sources:
             for precision in precisions:
                 log.info("bench: %s on %s, %s ...", source, device, precision)

@@ -112,3 +112,11 @@ def test_cuda_fp32_matches_reference(fixtures):
     G = load_generator(fixtures / "nvada_tiny.pkl", device="cuda", fp16=False)
     img = G.synthesis(torch.from_numpy(ref["ws"]).cuda()).cpu()
     assert rel_error(img, torch.from_numpy(ref["img_w"])) < 1e-3  # TF32 convs may be on
+
+
+def test_gradients_flow_to_wplus(fixtures):
+    # Projection optimises W+ through the synthesis network: in-place ops must not break autograd.
+    G = load_generator(fixtures / "nvada_tiny.pkl")
+    ws = G.mapping(torch.randn(1, G.z_dim)).detach().requires_grad_(True)
+    G.synthesis(ws).square().mean().backward()
+    assert ws.grad is not None and torch.isfinite(ws.grad).all() and ws.grad.abs().sum() > 0

@@ -72,7 +72,7 @@ class SynthesisBlock(nn.Module):
             x = self.conv0(x, ws[:, 0], noise_mode)
             x = self.conv1(x, ws[:, 1], noise_mode)
         y = self.torgb(x, ws[:, self.num_conv]).float()
-        img = y if img is None else self.upsample_img(img) + y
+        img = y if img is None else y.add_(self.upsample_img(img))
         return x, img
 
 

@@ -23,12 +23,6 @@ def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     return x * (x.square().mean(dim=1, keepdim=True) + eps).rsqrt()
 
 
-def bias_lrelu(x: torch.Tensor, bias: torch.Tensor, clamp: float | None) -> torch.Tensor:
-    """x + bias, leaky ReLU with its gain, then the checkpoint's conv clamp if it has one."""
-    x = F.leaky_relu(x + bias.to(x.dtype).view(1, -1, 1, 1), LRELU_SLOPE) * LRELU_GAIN
-    return x.clamp(-clamp, clamp) if clamp is not None else x
-
-
 def fir_filter_2d(taps: tuple[float, ...] = (1.0, 3.0, 3.0, 1.0), gain: float = 1.0) -> torch.Tensor:
     """Separable low-pass FIR filter as a normalised 2-D kernel [k, k] times `gain`."""
     f = torch.tensor(taps, dtype=torch.float32)
@@ -75,12 +69,12 @@ def modulate(weight: torch.Tensor, styles: torch.Tensor, demodulate: bool) -> to
     return w
 
 
-def grouped_conv(x: torch.Tensor, w: torch.Tensor, up: bool) -> torch.Tensor:
+def grouped_conv(x: torch.Tensor, w: torch.Tensor, up: bool, bias: torch.Tensor | None = None) -> torch.Tensor:
     """Convolve each sample with its own weights: x [B, in, H, W], w [B, out, in, k, k].
 
     The batch is folded into channel groups so one conv call serves any batch size. With
     `up`, a stride-2 transposed convolution doubles the size (to 2H+1 for k=3; the caller's
-    blur trims it back to 2H).
+    blur trims it back to 2H). `bias` [out] is added per output channel (not with `up`).
     """
     batch, out_ch, in_ch, kh, kw = w.shape
     x = x.reshape(1, batch * in_ch, *x.shape[2:])
@@ -88,7 +82,9 @@ def grouped_conv(x: torch.Tensor, w: torch.Tensor, up: bool) -> torch.Tensor:
         w = w.transpose(1, 2).reshape(batch * in_ch, out_ch, kh, kw)
         x = F.conv_transpose2d(x, w, stride=2, groups=batch)
     else:
-        x = F.conv2d(x, w.reshape(batch * out_ch, in_ch, kh, kw), padding=kh // 2, groups=batch)
+        if bias is not None:
+            bias = bias.repeat(batch)
+        x = F.conv2d(x, w.reshape(batch * out_ch, in_ch, kh, kw), bias, padding=kh // 2, groups=batch)
     return x.reshape(batch, out_ch, *x.shape[2:])
 
 
@@ -118,17 +114,27 @@ class StyledConv(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
         # x: [B, in, H, W] -> [B, out, H', W'] (H' = 2H when up)
+        # The activation gain is folded into weights, bias and noise (lrelu(g*x) == g*lrelu(x)
+        # for g > 0), so the full-size tensor is touched by one in-place lrelu, not three passes.
         styles = self.affine(w)  # [B, in]
-        weights = modulate(self.weight * self.weight_gain, styles, demodulate=True).to(x.dtype)
-        x = grouped_conv(x, weights, self.up)
+        weights = modulate(self.weight * self.weight_gain, styles, demodulate=True) * LRELU_GAIN
+        bias = (self.bias * LRELU_GAIN).to(x.dtype)
         if self.up:
-            x = F.conv2d(x, self.blur.to(x.dtype), padding=1, groups=x.shape[1])  # 2H+1 -> 2H
+            x = grouped_conv(x, weights.to(x.dtype), up=True)
+            x = F.conv2d(x, self.blur.to(x.dtype), bias, padding=1, groups=x.shape[1])  # 2H+1 -> 2H
+        else:
+            x = grouped_conv(x, weights.to(x.dtype), up=False, bias=bias)
+        strength = self.noise_strength * LRELU_GAIN
         if noise_mode == "const":
-            x = x + (self.noise_const * self.noise_strength).to(x.dtype)
+            x.add_((self.noise_const * strength).to(x.dtype))
         elif noise_mode == "random":
-            noise = torch.randn(x.shape[0], 1, *x.shape[2:], device=x.device, dtype=x.dtype)
-            x = x + noise * self.noise_strength.to(x.dtype)
-        return bias_lrelu(x, self.bias, self.conv_clamp)
+            x.add_(torch.randn(x.shape[0], 1, *x.shape[2:], device=x.device, dtype=x.dtype) * strength.to(x.dtype))
+        x = F.leaky_relu_(x, LRELU_SLOPE)
+        if self.conv_clamp is None:
+            return x
+        if torch.is_grad_enabled():  # lrelu's backward needs its output unmodified
+            return x.clamp(-self.conv_clamp, self.conv_clamp)
+        return x.clamp_(-self.conv_clamp, self.conv_clamp)
 
     def extra_repr(self) -> str:
         out_ch, in_ch = self.weight.shape[:2]
@@ -149,8 +155,8 @@ class ToRGB(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         styles = self.affine(w) * self.weight_gain  # [B, in]
         weights = modulate(self.weight, styles, demodulate=False).to(x.dtype)  # [B, rgb, in, 1, 1]
-        y = torch.einsum("boi,bihw->bohw", weights[..., 0, 0], x) + self.bias.to(x.dtype).view(1, -1, 1, 1)
-        return y.clamp(-self.conv_clamp, self.conv_clamp) if self.conv_clamp is not None else y
+        y = torch.einsum("boi,bihw->bohw", weights[..., 0, 0], x).add_(self.bias.to(x.dtype).view(1, -1, 1, 1))
+        return y.clamp_(-self.conv_clamp, self.conv_clamp) if self.conv_clamp is not None else y
 
 
 class Upsample2x(nn.Module):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, StylevjError
 from .builtin import arch_generator, demo_generator
 from .convert import Converted, build_generator
 from .generator import Generator
@@ -85,7 +85,7 @@ def load_generator(
     try:
         G = G.to(device)
     except (RuntimeError, AssertionError) as exc:  # e.g. 'cuda' on a machine without CUDA
-        raise CheckpointError(f"cannot use device '{device}': {str(exc).splitlines()[0]}") from None
+        raise StylevjError(f"cannot use device '{device}': {str(exc).splitlines()[0]}") from None
     G.set_precision(fp16, channels_last)
     G.source = origin
     log.info("loaded %s: %s on %s%s in %.2f s", origin, G.cfg.describe(), G.device,

@@ -9,6 +9,7 @@ code in the file can run.
 from __future__ import annotations
 
 import argparse
+import logging
 import pickle
 import re
 from pathlib import Path
@@ -19,6 +20,8 @@ from ..errors import CheckpointError
 from .config import GeneratorConfig
 from .convert import Converted, require
 from .layers import fir_filter_2d
+
+log = logging.getLogger(__name__)
 
 # Globals a rosinality checkpoint may carry beyond tensors and containers.
 ALLOWED_GLOBALS = [argparse.Namespace]
@@ -58,6 +61,7 @@ def convert_rosinality(ckpt: dict, origin: str) -> Converted:
     if "g_ema" in ckpt:
         sd = ckpt["g_ema"]
     elif "g" in ckpt:
+        log.warning("%s has no g_ema (the averaged generator); using g, which looks noisier", origin)
         sd = ckpt["g"]
     else:
         sd = ckpt
