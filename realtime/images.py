@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import io
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from .errors import StylevjError
+from .files import atomic_write
 
 
 def to_rgb8(img: torch.Tensor) -> np.ndarray:
@@ -24,16 +25,13 @@ def to_rgb8(img: torch.Tensor) -> np.ndarray:
 
 
 def save_png(pixels: np.ndarray, path: str | os.PathLike) -> Path:
-    """Write uint8 [H, W, 3] to `path` via a temporary file, so no half-written picture remains."""
+    """Write uint8 [H, W, 3] to `path` atomically, so no half-written picture remains."""
     path = Path(path).expanduser()
     if not path.parent.is_dir():
         raise StylevjError(f"{path}: folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
     try:
-        Image.fromarray(pixels).save(tmp, format="PNG")
-        os.replace(tmp, path)
+        return atomic_write(path, buffer.getvalue())
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise StylevjError(f"{path}: cannot write ({exc.strerror or exc})") from None
-    return path

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
 
 from ..errors import CheckpointError
+from ..files import atomic_write
 from .config import GeneratorConfig
 from .convert import Converted
 from .generator import Generator
@@ -56,15 +56,6 @@ def load_native(path: Path) -> Converted:
 
 def save_native(G: Generator, path: str | os.PathLike) -> None:
     """Write G atomically: a crash mid-write never leaves a half file at `path`."""
-    path = Path(path)
     state = {key: t.detach().to("cpu", torch.float32).contiguous() for key, t in G.state_dict().items()}
     header = {"format_version": FORMAT_VERSION, "generator": json.loads(G.cfg.to_json())}
-    meta = {META_KEY: json.dumps(header, sort_keys=True)}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    os.close(fd)
-    try:
-        save_file(state, tmp, metadata=meta)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(Path(path), save(state, metadata={META_KEY: json.dumps(header, sort_keys=True)}))

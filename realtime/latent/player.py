@@ -1,0 +1,303 @@
+"""The player: where on the path the show is, moved by wall-clock time, edited live.
+
+The show loop calls `advance(dt)` with real elapsed seconds and `current()` for the W+ to
+render; nothing here reads a clock or starts a thread. Speed is in keyframes per second, or in
+W+ distance per second in constant-speed mode. A closed path loops; an open one plays back and
+forth (ping-pong), so the picture never jumps. Each pass over keyframe 0 yields a "loop" event.
+
+Live edits (add, remove, replace, move, path settings) rebuild the path and fade the difference
+out: right after an edit the picture continues from where it was, and the offset between the
+old curve and the new one decays with a smoothstep over at least `blend` seconds, longer when
+the offset is large, so the per-frame W+ step stays within about twice the normal step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from ..models.generator import truncate
+from .keyframes import Keyframe
+from .paths import ArcLength, CatmullRomPath, LinearPath, Path
+
+SPLINES = ("catmull-rom", "linear")
+MAX_FADE_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class PathSettings:
+    """How keyframes become a path. blend: shortest fade after an edit, in seconds."""
+
+    spline: str = "catmull-rom"
+    alpha: float = 0.5
+    closed: bool = True
+    constant_speed: bool = False
+    blend: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.spline not in SPLINES:
+            raise ValueError(f"spline must be one of {', '.join(SPLINES)}, not {self.spline!r}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1], got {self.alpha}")
+        if not 0.0 <= self.blend <= 60.0:
+            raise ValueError(f"blend must be in [0, 60] seconds, got {self.blend}")
+
+
+@dataclass(frozen=True)
+class StyleMix:
+    """Take W+ rows first..last (inclusive) from keyframe `keyframe`: coarse/middle/fine styles."""
+
+    keyframe: int
+    first: int
+    last: int
+
+
+def build_path(points: torch.Tensor, settings: PathSettings) -> Path:
+    if settings.spline == "linear":
+        return LinearPath(points, closed=settings.closed)
+    return CatmullRomPath(points, alpha=settings.alpha, closed=settings.closed)
+
+
+def smoothstep(x: float) -> float:
+    x = min(max(x, 0.0), 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+@dataclass
+class _Fade:
+    """An offset (old curve minus new curve at the edit) fading to zero."""
+
+    offset: torch.Tensor
+    start: float
+    duration: float
+
+    def weight(self, clock: float) -> float:
+        if self.duration <= 0:
+            return 0.0
+        return 1.0 - smoothstep((clock - self.start) / self.duration)
+
+
+class Player:
+    """Position, speed and keyframes of a live show; `current()` is the W+ to render now."""
+
+    def __init__(
+        self, keyframes: list[Keyframe], w_avg: torch.Tensor, settings: PathSettings = PathSettings(),
+        speed: float = 0.25, truncation: float = 1.0, mix: StyleMix | None = None,
+    ) -> None:
+        self.w_avg = w_avg.float()
+        self.settings = settings
+        self.speed = float(speed)
+        self.truncation = float(truncation)
+        self.mix = mix
+        self.paused = False
+        self._keyframes: list[Keyframe] = [kf.to(self.w_avg.device) for kf in keyframes]
+        self._clock = 0.0
+        self._phase = 0.0  # unwrapped travel: keyframe units, or W+ distance in constant-speed mode
+        self._fades: list[_Fade] = []
+        self._hold = self.w_avg.expand(1, -1).clone()  # shown when there are no keyframes
+        self._rebuild()
+        if self._path is not None:
+            self._hold = self._path.evaluate(0.0)[0]
+
+    # ---- what is shown -------------------------------------------------------------------
+
+    @property
+    def keyframes(self) -> tuple[Keyframe, ...]:
+        return tuple(self._keyframes)
+
+    @property
+    def position(self) -> float:
+        """Keyframe time now: t = i + u between keyframe i and i+1."""
+        return self._time_of_phase(self._phase)
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    def raw(self) -> torch.Tensor:
+        """The interpolated W+ [num_ws, w_dim] with style mixing, before truncation."""
+        if self._path is None:
+            w = self._hold.clone()
+        else:
+            w = self._path.evaluate(self.position)[0]
+        for fade in self._fades:
+            w = w + fade.weight(self._clock) * fade.offset
+        if self.mix is not None and 0 <= self.mix.keyframe < len(self._keyframes):
+            w[self.mix.first : self.mix.last + 1] = self._keyframes[self.mix.keyframe].w[self.mix.first : self.mix.last + 1]
+        return w
+
+    def current(self) -> torch.Tensor:
+        """The W+ to render now: interpolated, mixed, then truncated toward w_avg."""
+        return truncate(self.raw(), self.w_avg, self.truncation)
+
+    # ---- time ----------------------------------------------------------------------------
+
+    def advance(self, dt: float) -> list[str]:
+        """Move by dt seconds of wall clock; returns events ("loop" per pass over keyframe 0)."""
+        self._clock += dt
+        self._fades = [f for f in self._fades if f.weight(self._clock) > 0.0]
+        if self.paused or self._path is None or self._period <= 0:
+            return []
+        before = math.floor(self._phase / self._period)
+        self._phase += self.speed * dt
+        after = math.floor(self._phase / self._period)
+        return ["loop"] * abs(after - before)  # crossing a multiple of the period, either way
+
+    def play(self) -> None:
+        self.paused = False
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def set_speed(self, speed: float) -> None:
+        self.speed = float(speed)
+
+    def goto(self, t: float) -> None:
+        """Jump to keyframe time t, with a cross-fade of `blend` seconds (a deliberate move)."""
+        if self._path is None:
+            return
+        before = self.raw()
+        self._phase = self._phase_of_time(t)
+        self._start_fade(before)
+
+    def goto_keyframe(self, index: int) -> None:
+        self.goto(float(self._check_index(index)))
+
+    # ---- edits ---------------------------------------------------------------------------
+
+    def add(self, keyframe: Keyframe, index: int | None = None) -> int:
+        """Insert before `index` (append by default); returns the new keyframe's index."""
+        index = len(self._keyframes) if index is None else index
+        if not 0 <= index <= len(self._keyframes):
+            raise IndexError(f"keyframe index {index} out of range 0..{len(self._keyframes)}")
+        keyframe = keyframe.to(self.w_avg.device)
+        self._edit(lambda kfs: kfs.insert(index, keyframe), lambda i: i + 1 if index <= i else i)
+        return index
+
+    def remove(self, index: int) -> Keyframe:
+        """Remove a keyframe; leaving it, the path continues from the one before."""
+        index = self._check_index(index)
+        removed = self._keyframes[index]
+        self._edit(lambda kfs: kfs.pop(index), lambda i: i - 1 if index <= i else i)
+        return removed
+
+    def replace(self, index: int, keyframe: Keyframe) -> None:
+        index = self._check_index(index)
+        keyframe = keyframe.to(self.w_avg.device)
+        self._edit(lambda kfs: kfs.__setitem__(index, keyframe), lambda i: i)
+
+    def move(self, source: int, target: int) -> None:
+        """Move keyframe `source` to position `target` (the others keep their order)."""
+        source, target = self._check_index(source), self._check_index(target)
+        order = list(range(len(self._keyframes)))
+        order.insert(target, order.pop(source))
+        self._edit(lambda kfs: kfs.insert(target, kfs.pop(source)), order.index)
+
+    def clear(self) -> None:
+        """Remove every keyframe; the last picture holds until one is added."""
+        self._hold = self.raw()
+        self._keyframes.clear()
+        self._fades.clear()
+        self._rebuild()
+
+    def set_path_settings(self, settings: PathSettings) -> None:
+        self._edit(lambda kfs: None, lambda i: i, settings)
+
+    def set_truncation(self, psi: float) -> None:
+        self.truncation = float(psi)
+
+    def set_mix(self, mix: StyleMix | None) -> None:
+        self.mix = mix
+
+    # ---- machinery -----------------------------------------------------------------------
+
+    def _check_index(self, index: int) -> int:
+        if not 0 <= index < len(self._keyframes):
+            raise IndexError(f"keyframe index {index} out of range 0..{len(self._keyframes) - 1}")
+        return index
+
+    def _edit(self, change, remap, settings: PathSettings | None = None) -> None:
+        """Apply `change` to the keyframe list and keep our place: the segment we were in
+        starts at keyframe i, which is at remap(i) afterwards; then fade out the difference."""
+        before = self.raw()
+        old_rate = self._rate_ahead(0.0)
+        t = self.position
+        i = int(math.floor(t)) if self._path is not None else 0
+        was_distance = self.settings.constant_speed
+        change(self._keyframes)
+        if settings is not None:
+            self.settings = settings
+        self._rebuild()
+        if self._path is None:
+            self._hold = before
+            self._fades.clear()
+            return
+        self._phase = self._phase_of_time(remap(i) + (t - i))
+        if self.settings.constant_speed != was_distance:
+            self.speed = self._convert_speed(self.speed, to_distance=self.settings.constant_speed)
+        self._start_fade(before, old_rate)
+
+    def _start_fade(self, before: torch.Tensor, old_rate: float | None = None) -> None:
+        """Fade from `before` to the curve now. With old_rate (W+/s before an edit), the fade
+        is long enough that its own motion never exceeds the slower of the normal rates ahead,
+        so a frame's step stays within about twice the normal step; without, it lasts `blend`."""
+        offset = before - self.raw()
+        gap = float(offset.norm())
+        if gap == 0.0:
+            return
+        duration = self.settings.blend
+        if old_rate is not None:
+            for _ in range(3):  # the window ahead depends on the duration: settle it
+                rate = max(old_rate, self._rate_ahead(duration))
+                if rate <= 0.0:
+                    break
+                duration = min(max(self.settings.blend, 1.5 * gap / rate), MAX_FADE_SECONDS)
+        self._fades.append(_Fade(offset, self._clock, duration))
+
+    def _rate_ahead(self, seconds: float, samples: int = 16) -> float:
+        """Slowest W+ distance per second on the curve over the next `seconds` (0: here)."""
+        if self.paused or self._path is None:
+            return 0.0
+        if self.settings.constant_speed:
+            return abs(self.speed)
+        ahead = torch.linspace(0.0, seconds, samples if seconds > 0 else 1).tolist()
+        times = torch.tensor([self._time_of_phase(self._phase + self.speed * s) for s in ahead], dtype=torch.float64)
+        return abs(self.speed) * float(self._path.velocity(times).flatten(1).norm(dim=1).min())
+
+    def _convert_speed(self, speed: float, to_distance: bool) -> float:
+        """Keep the average pace when switching constant-speed mode on or off."""
+        if self._path is None or self._path.length <= 0:
+            return speed
+        mean_chord = ArcLength(self._path).total / self._path.length
+        return speed * mean_chord if to_distance else speed / max(mean_chord, 1e-12)
+
+    def _rebuild(self) -> None:
+        if not self._keyframes:
+            self._path, self._arc, self._period = None, None, 0.0
+            return
+        points = torch.stack([kf.w for kf in self._keyframes])
+        self._path = build_path(points, self.settings)
+        self._arc = ArcLength(self._path) if self.settings.constant_speed else None
+        span = self._arc.total if self._arc is not None else self._path.length
+        self._period = span if self.settings.closed else 2.0 * span
+
+    def _time_of_phase(self, phase: float) -> float:
+        if self._path is None or self._period <= 0:
+            return 0.0
+        p = phase % self._period
+        if not self.settings.closed and p > self._period / 2:  # ping-pong: coming back
+            p = self._period - p
+        if self._arc is not None:
+            return float(self._arc.time_at(p)[0])
+        return p
+
+    def _phase_of_time(self, t: float) -> float:
+        """The phase for keyframe time t in the current cycle (forward leg when open)."""
+        if self._path is None:
+            return 0.0
+        t = t % self._path.length if self.settings.closed and self._path.length > 0 else min(max(t, 0.0), self._path.length)
+        p = float(self._arc.distance_at(t)[0]) if self._arc is not None else t
+        cycle = math.floor(self._phase / self._period) * self._period if self._period > 0 else 0.0
+        return cycle + p
