@@ -56,6 +56,23 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_preview(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .images import save_png
+    from .models import load_generator
+    from .presets import default_preset_path, load_preset, player_from_preset
+    from .preview import contact_sheet
+
+    preset = load_preset(args.preset or default_preset_path())
+    G = load_generator(preset.generator_source(), device=pick_device(args.device))
+    player = player_from_preset(preset, G)
+    sheet = contact_sheet(G, player, preset.noise, per_segment=args.per_segment, columns=args.columns, thumb=args.thumb)
+    out = save_png(np.asarray(sheet), args.out)
+    log.info("wrote %s (%d keyframes, %d per segment)", out, len(player.keyframes), args.per_segment)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import format_table, run_bench, write_json
 
@@ -99,6 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", help=".safetensors file to write")
     p.add_argument("--force", action="store_true", help="replace OUT if it exists")
     p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("preview", help="contact sheet of a preset's path (no GL needed)")
+    p.add_argument("preset", nargs="?", help="preset TOML (default: the built-in default show)")
+    p.add_argument("--out", required=True, help="PNG file to write")
+    p.add_argument("--per-segment", type=int, default=4, help="frames between two keyframes")
+    p.add_argument("--columns", type=int, default=8)
+    p.add_argument("--thumb", type=int, default=160, help="tile size in pixels")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    p.set_defaults(func=cmd_preview)
 
     p = sub.add_parser("bench", help="measure generator speed here (table + JSON)")
     p.add_argument("--sources", default="demo,arch:ffhq-256,arch:ffhq-1024", help="comma-separated sources")

@@ -124,13 +124,26 @@ class Player:
             w = self._path.evaluate(self.position)[0]
         for fade in self._fades:
             w = w + fade.weight(self._clock) * fade.offset
-        if self.mix is not None and 0 <= self.mix.keyframe < len(self._keyframes):
-            w[self.mix.first : self.mix.last + 1] = self._keyframes[self.mix.keyframe].w[self.mix.first : self.mix.last + 1]
-        return w
+        return self._mixed(w)
 
     def current(self) -> torch.Tensor:
         """The W+ to render now: interpolated, mixed, then truncated toward w_avg."""
         return truncate(self.raw(), self.w_avg, self.truncation)
+
+    def sample(self, times: torch.Tensor) -> torch.Tensor:
+        """W+ at keyframe times [N] as the show would render them (no edit fades): [N, num_ws, w_dim]."""
+        if self._path is None:
+            return truncate(self._hold.expand(len(times), -1, -1), self.w_avg, self.truncation)
+        return truncate(self._mixed(self._path.evaluate(times)), self.w_avg, self.truncation)
+
+    def _mixed(self, w: torch.Tensor) -> torch.Tensor:
+        """Rows first..last of W+ taken from the mix keyframe (w: [..., num_ws, w_dim])."""
+        if self.mix is None or not 0 <= self.mix.keyframe < len(self._keyframes):
+            return w
+        rows = slice(self.mix.first, self.mix.last + 1)
+        w = w.clone()
+        w[..., rows, :] = self._keyframes[self.mix.keyframe].w[rows]
+        return w
 
     # ---- time ----------------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""Ready-made shows installed with stylevj (presets/ in the source tree)."""
