@@ -74,14 +74,18 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import format_table, run_bench, write_json
+    from .bench import bench_motion, format_motion, format_table, run_bench, write_json
 
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     if args.device != "all":
         devices = [pick_device(args.device)]
     rows = run_bench(args.sources.split(","), devices, args.seconds)
+    motion = bench_motion()
     print(format_table(rows))
-    write_json(rows, Path(args.json))
+    print()
+    print("Motion of the default show (60 fps over one loop): direction change at keyframes, step evenness")
+    print(format_motion(motion))
+    write_json(rows, motion, Path(args.json))
     log.info("wrote %s", args.json)
     return 0
 

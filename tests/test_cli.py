@@ -115,3 +115,6 @@ def test_bench_prints_a_table_and_writes_json(tmp_path):
     (row,) = data["rows"]
     assert row["source"] == "demo" and row["device"] == "cpu" and row["frames"] >= 3
     assert row["ms_per_frame"] > 0 and abs(row["fps"] - 1000 / row["ms_per_frame"]) < 0.05 * row["fps"]
+    motion = {m["path"]: m for m in data["motion"]}
+    assert motion["catmull-rom a=0.5"]["max_turn_deg"] < 1.0 < motion["linear"]["max_turn_deg"]
+    assert "max turn" in result.stdout
