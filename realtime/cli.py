@@ -56,6 +56,66 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must be WIDTHxHEIGHT, e.g. 1920x1080, got {text!r}") from None
+    if not (16 <= width <= 16384 and 16 <= height <= 16384):
+        raise argparse.ArgumentTypeError(f"size {width}x{height} is out of range")
+    return width, height
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .display import Compositor, HeadlessSurface, Window, choose_sink
+    from .models import load_generator
+    from .presets import default_preset_path, load_preset, player_from_preset
+    from .show import GeneratorWorker, Show
+
+    preset = load_preset(args.preset or default_preset_path())
+    source = args.checkpoint or preset.generator_source()
+    G = load_generator(source, device=pick_device(args.device), fp16=False if args.fp32 else None)
+    player = player_from_preset(preset, G)
+    if args.headless:
+        surface = HeadlessSurface(args.size or (G.resolution, G.resolution))
+    else:
+        monitor = int(args.monitor) if args.monitor and args.monitor.isdigit() else args.monitor
+        surface = Window(args.size or (1280, 720), fullscreen=args.fullscreen, monitor=monitor)
+    worker = GeneratorWorker(G, noise_mode=preset.noise)
+    try:
+        sink, why = choose_sink(args.upload, surface.ctx, G.device)
+        log.info("upload: %s", why)
+        show = Show(player, worker, surface, Compositor(surface.ctx, fit=args.fit), sink, crossfade=args.crossfade)
+        if not args.headless:
+            surface.on_key = show.on_key
+        worker.start()
+        if args.headless:
+            show.wait_for_first_frame()
+        stats = show.run(frames=args.frames, seconds=args.seconds, pace_hz=60 if args.headless else None)
+        if args.snapshot:
+            show.request_snapshot(args.snapshot)
+            show.step()
+        elapsed = max(show.clock() - stats.started, 1e-9)
+        log.info("%d refreshes (%.1f/s), %d generated frames shown (%.1f/s), %d generator errors",
+                 stats.refreshes, stats.refreshes / elapsed, stats.frames_shown, stats.frames_shown / elapsed, worker.errors)
+    finally:
+        worker.stop()
+        surface.close()
+    return 0
+
+
+def cmd_monitors(args: argparse.Namespace) -> int:
+    from .display import list_monitors
+
+    monitors = list_monitors()
+    if not monitors:
+        print("no monitors found")
+    for m in monitors:
+        modes = ", ".join(str(mode) for mode in m.modes[-4:])
+        print(f"{m.index}: {m.name}  current {m.current}  (modes: {modes})")
+    return 0
+
+
 def cmd_preview(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -121,6 +181,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace OUT if it exists")
     p.set_defaults(func=cmd_convert)
 
+    p = sub.add_parser("run", help="play a show on screen (or headless)")
+    p.add_argument("preset", nargs="?", help="preset TOML (default: the built-in default show)")
+    p.add_argument("--checkpoint", metavar="SOURCE", help="generator to use instead of the preset's")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    p.add_argument("--fp32", action="store_true", help="no fp16 layers even on CUDA")
+    p.add_argument("--fullscreen", action="store_true", help="start fullscreen (F toggles)")
+    p.add_argument("--monitor", help="monitor index or name for fullscreen (see 'stylevj monitors')")
+    p.add_argument("--size", type=_size, help="window or headless size WxH (default 1280x720; headless: the generator's)")
+    p.add_argument("--fit", choices=("contain", "cover", "stretch"), default="contain", help="how the picture keeps its aspect")
+    p.add_argument("--crossfade", action="store_true", help="cross-fade between generated frames when the generator is slower than the display")
+    p.add_argument("--upload", choices=("auto", "interop", "host"), default="auto", help="frame upload path (the log says which runs)")
+    p.add_argument("--headless", action="store_true", help="no window: render offscreen (EGL)")
+    p.add_argument("--seconds", type=float, help="stop after this long")
+    p.add_argument("--frames", type=int, help="stop after this many display refreshes")
+    p.add_argument("--snapshot", metavar="PNG", help="save the last frame shown")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("monitors", help="list monitors and their modes")
+    p.set_defaults(func=cmd_monitors)
+
     p = sub.add_parser("preview", help="contact sheet of a preset's path (no GL needed)")
     p.add_argument("preset", nargs="?", help="preset TOML (default: the built-in default show)")
     p.add_argument("--out", required=True, help="PNG file to write")
@@ -140,7 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv or ["run"])  # plain `stylevj` plays the default show
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     try:
