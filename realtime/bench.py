@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import platform
 import statistics
 import time
@@ -134,12 +135,102 @@ def format_motion(rows: list[MotionRow]) -> str:
     return "\n".join(lines)
 
 
+def host_rss_mb() -> float:
+    """Resident memory of this process now (Linux /proc; peak RSS elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def gpu_mb(device: torch.device) -> float | None:
+    return torch.cuda.memory_reserved(device) / 2**20 if device.type == "cuda" else None
+
+
+def bench_loop(source: str, device: str, seconds: float, size: tuple[int, int] = (1920, 1080), soak: float = 0.0) -> list[Row]:
+    """The whole show, headless at `size`: upload paths, compositing, and the paced loop.
+
+    Rows: upload (each available path), composite, loop (refreshes/s at a 60 Hz pace, late
+    refreshes = intervals over 1.5 periods), and with soak > 0 a long run's memory at start/end.
+    """
+    from .display import Compositor, HeadlessSurface, choose_sink
+    from .presets import default_preset_path, load_preset, player_from_preset
+    from .show import GeneratorWorker, Show, to_rgba8
+
+    G = load_generator(source, device=device)
+    surface = HeadlessSurface(size)
+    rows: list[Row] = []
+    try:
+        ctx = surface.ctx
+        frame = to_rgba8(G.synthesis(G.mapping(torch.randn(1, G.z_dim).to(G.device))),
+                         torch.full((G.resolution, G.resolution, 4), 255, dtype=torch.uint8, device=G.device))
+        for mode in ("host", "interop"):
+            try:
+                sink, why = choose_sink(mode, ctx, G.device)
+            except StylevjError as exc:
+                rows.append(Row(f"upload-{mode}", source, str(G.device), "rgba8", 1, 0, 0.0, 0.0, 0.0, str(exc)[:80]))
+                continue
+            times = _time_frames(lambda: (sink.upload(frame), ctx.finish()), G.device, min(seconds, 2.0))
+            rows.append(_row(f"upload-{mode}", source, G, "rgba8", times, why))
+            if mode == "host":
+                compositor = Compositor(ctx, fit="contain")
+                times = _time_frames(lambda: (compositor.draw(surface, sink.current), ctx.finish()), G.device, min(seconds, 2.0))
+                rows.append(_row("composite", source, G, f"{size[0]}x{size[1]}", times, "contain, no overlay"))
+            sink.release()
+
+        player = player_from_preset(load_preset(default_preset_path()), G)
+        sink, why = choose_sink("auto", ctx, G.device)
+        worker = GeneratorWorker(G).start()
+        show = Show(player, worker, surface, Compositor(ctx, fit="contain"), sink)
+        try:
+            show.wait_for_first_frame()
+            for label, duration in (("loop", seconds), ("soak", soak)):
+                if duration <= 0:
+                    continue
+                rss0, gpu0 = host_rss_mb(), gpu_mb(G.device)
+                intervals: list[float] = []
+                late, shown0 = 0, show.stats.frames_shown
+                period = 1 / 60
+                start = previous = time.perf_counter()
+                while previous - start < duration:
+                    show.step()
+                    ctx.finish()
+                    time.sleep(max(0.0, period - (time.perf_counter() - previous)))
+                    now = time.perf_counter()
+                    intervals.append((now - previous) * 1000)
+                    late += (now - previous) > 1.5 * period
+                    previous = now
+                elapsed = time.perf_counter() - start
+                fps = (show.stats.frames_shown - shown0) / elapsed
+                note = f"{len(intervals) / elapsed:.1f} refreshes/s, {late} late, generated {fps:.1f} frames/s shown, upload {why.split(':')[0]}"
+                if label == "soak":
+                    gpu = "" if gpu0 is None else f", GPU {gpu0:.0f} -> {gpu_mb(G.device):.0f} MB"
+                    note = f"host RSS {rss0:.0f} -> {host_rss_mb():.0f} MB{gpu}; {note}"
+                rows.append(Row(label, source, str(G.device), "fp16" if G.uses_fp16 else "fp32", 1, len(intervals),
+                                round(statistics.median(intervals), 3), round(min(intervals), 3),
+                                round(len(intervals) / elapsed, 2), note))
+        finally:
+            worker.stop()
+    finally:
+        surface.close()
+    return rows
+
+
+def _row(part: str, source: str, G, precision: str, times: list[float], note: str) -> Row:
+    median = statistics.median(times)
+    return Row(part, source, str(G.device), precision, 1, len(times), round(median, 3), round(min(times), 3),
+               round(1000 / median, 2), note)
+
+
 def format_table(rows: list[Row]) -> str:
-    head = f"{'part':<10} {'source':<16} {'device':<7} {'prec':<5} {'frames':>6} {'ms/frame':>9} {'min ms':>8} {'frames/s':>9}  note"
+    head = f"{'part':<14} {'source':<16} {'device':<7} {'prec':<9} {'frames':>6} {'ms/frame':>9} {'min ms':>8} {'frames/s':>9}  note"
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(
-            f"{r.part:<10} {r.source:<16} {r.device:<7} {r.precision:<5} {r.frames:>6} {r.ms_per_frame:>9.2f}"
+            f"{r.part:<14} {r.source:<16} {r.device:<7} {r.precision:<9} {r.frames:>6} {r.ms_per_frame:>9.2f}"
             f" {r.ms_min:>8.2f} {r.fps:>9.2f}  {r.note}"
         )
     return "\n".join(lines)

@@ -134,12 +134,15 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import bench_motion, format_motion, format_table, run_bench, write_json
+    from .bench import bench_loop, bench_motion, format_motion, format_table, run_bench, write_json
 
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     if args.device != "all":
         devices = [pick_device(args.device)]
     rows = run_bench(args.sources.split(","), devices, args.seconds)
+    if not args.no_loop:
+        for device in devices:
+            rows += bench_loop(args.loop_source, device, args.seconds, soak=args.soak)
     motion = bench_motion()
     print(format_table(rows))
     print()
@@ -215,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="all", help="all (CPU and CUDA if present), cpu or cuda")
     p.add_argument("--seconds", type=float, default=3.0, help="time per row after warm-up")
     p.add_argument("--json", default="stylevj-bench.json", help="where to write the results")
+    p.add_argument("--loop-source", default="demo", help="generator for the full-loop rows (upload, composite, loop)")
+    p.add_argument("--soak", type=float, default=0.0, metavar="SECONDS", help="also run the loop this long and report memory at start and end")
+    p.add_argument("--no-loop", action="store_true", help="generator rows only (no GL needed)")
     p.set_defaults(func=cmd_bench)
     return parser
 
