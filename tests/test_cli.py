@@ -112,7 +112,11 @@ def test_bench_prints_a_table_and_writes_json(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "generator" in result.stdout and "demo" in result.stdout
     data = json.loads(out.read_text())
-    (row,) = data["rows"]
+    rows = {r["part"]: r for r in data["rows"]}
+    assert set(rows) >= {"generator", "upload-host", "composite", "loop"}
+    assert rows["upload-interop"]["frames"] == 0 and "interop impossible" in rows["upload-interop"]["note"]
+    assert rows["loop"]["fps"] > 10  # the display keeps refreshing (paced at 60 Hz)
+    row = rows["generator"]
     assert row["source"] == "demo" and row["device"] == "cpu" and row["frames"] >= 3
     assert row["ms_per_frame"] > 0 and abs(row["fps"] - 1000 / row["ms_per_frame"]) < 0.05 * row["fps"]
     motion = {m["path"]: m for m in data["motion"]}

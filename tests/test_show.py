@@ -156,3 +156,13 @@ def test_interop_upload_without_cuda_is_a_clear_error():
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     assert result.returncode == 2 and "Traceback" not in result.stderr and "interop" in result.stderr
+
+
+def test_stylevj_run_in_a_real_window_and_monitors(xvfb_display):
+    env = {**__import__("os").environ, "DISPLAY": xvfb_display}
+    monitors = subprocess.run([sys.executable, "-m", "realtime.cli", "monitors"], capture_output=True, text=True, timeout=60, env=env)
+    assert monitors.returncode == 0 and "1280x720" in monitors.stdout
+    result = subprocess.run([sys.executable, "-m", "realtime.cli", "run", "--seconds", "1.5", "--size", "640x360"],
+                            capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "window 640x360" in result.stderr and "refreshes" in result.stderr
