@@ -67,7 +67,7 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .display import Compositor, HeadlessSurface, Window, choose_sink
+    from .display import Compositor, DisplayError, HeadlessSurface, Window, choose_sink
     from .models import load_generator
     from .presets import default_preset_path, load_preset, player_from_preset
     from .show import GeneratorWorker, Show
@@ -80,7 +80,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         surface = HeadlessSurface(args.size or (G.resolution, G.resolution))
     else:
         monitor = int(args.monitor) if args.monitor and args.monitor.isdigit() else args.monitor
-        surface = Window(args.size or (1280, 720), fullscreen=args.fullscreen, monitor=monitor)
+        try:
+            surface = Window(args.size or (1280, 720), fullscreen=args.fullscreen, monitor=monitor)
+        except DisplayError as exc:
+            raise DisplayError(f"{exc} (no screen? add --headless to render offscreen)") from None
     worker = GeneratorWorker(G, noise_mode=preset.noise)
     try:
         sink, why = choose_sink(args.upload, surface.ctx, G.device)
