@@ -72,7 +72,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .presets import default_preset_path, load_preset, player_from_preset
     from .show import GeneratorWorker, Show
 
-    preset = load_preset(args.preset or default_preset_path())
+    from .control import Controller, Journal, Mapping, default_journal_path
+
+    journal_path = Path(args.journal).expanduser() if args.journal else default_journal_path()
+    if args.resume:
+        if not journal_path.exists():
+            raise StylevjError(f"{journal_path}: no journal to resume from (run a show first, or give --journal)")
+        preset = load_preset(journal_path)
+        log.info("resuming from %s", journal_path)
+    else:
+        preset = load_preset(args.preset or default_preset_path())
     source = args.checkpoint or preset.generator_source()
     G = load_generator(source, device=pick_device(args.device), fp16=False if args.fp32 else None)
     player = player_from_preset(preset, G)
@@ -85,10 +94,25 @@ def cmd_run(args: argparse.Namespace) -> int:
         except DisplayError as exc:
             raise DisplayError(f"{exc} (no screen? add --headless to render offscreen)") from None
     worker = GeneratorWorker(G, noise_mode=preset.noise)
+    controller = journal = None
     try:
+        if not args.no_osc:
+            osc = preset.osc
+            reply = args.osc_reply or osc.reply
+            controller = Controller(
+                host=args.osc_host or osc.host, port=args.osc_port or osc.port,
+                allow=args.osc_allow.split(",") if args.osc_allow else list(osc.allow),
+                reply=_host_port(reply) if reply else None,
+                presets_dir=Path(args.presets_dir) if args.presets_dir else preset.base_dir,
+                keyframes_dir=Path(args.keyframes_dir) if args.keyframes_dir else None,
+                mappings=tuple(Mapping(m.address, m.param, m.input, m.output) for m in osc.mappings),
+            ).start()
+        journal = Journal(journal_path)
         sink, why = choose_sink(args.upload, surface.ctx, G.device)
         log.info("upload: %s", why)
-        show = Show(player, worker, surface, Compositor(surface.ctx, fit=args.fit), sink, crossfade=args.crossfade)
+        show = Show(player, worker, surface, Compositor(surface.ctx, fit=args.fit), sink, crossfade=args.crossfade,
+                    preset=preset, controller=controller, journal=journal)
+        journal.record(preset, player, worker.noise_mode)
         if not args.headless:
             surface.on_key = show.on_key
         worker.start()
@@ -102,9 +126,61 @@ def cmd_run(args: argparse.Namespace) -> int:
         log.info("%d refreshes (%.1f/s), %d generated frames shown (%.1f/s), %d generator errors",
                  stats.refreshes, stats.refreshes / elapsed, stats.frames_shown, stats.frames_shown / elapsed, worker.errors)
     finally:
+        if controller is not None:
+            controller.stop()
+        if journal is not None:
+            journal.stop()
         worker.stop()
         surface.close()
     return 0
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise StylevjError(f"'{text}' is not host:port (e.g. 127.0.0.1:9001)")
+    return host, int(port)
+
+
+def cmd_osc(args: argparse.Namespace) -> int:
+    from .control import reference
+
+    if args.osc_command == "list":
+        print(reference())
+        return 0
+    return _osc_send(args)
+
+
+def _osc_send(args: argparse.Namespace) -> int:
+    """Send one message; with --wait, print what comes back (state, errors) for that long."""
+    import socket
+
+    from pythonosc.osc_message import OscMessage
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    builder = OscMessageBuilder(address=args.address)
+    for text in args.args:
+        builder.add_arg(_osc_value(text))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(builder.build().dgram, (args.host, args.port))
+        sock.settimeout(args.wait)
+        try:
+            while args.wait > 0:
+                data, _ = sock.recvfrom(65536)
+                message = OscMessage(data)
+                print(message.address, *message.params)
+        except (socket.timeout, TimeoutError):
+            pass
+    return 0
+
+
+def _osc_value(text: str) -> object:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def cmd_monitors(args: argparse.Namespace) -> int:
@@ -202,7 +278,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, help="stop after this long")
     p.add_argument("--frames", type=int, help="stop after this many display refreshes")
     p.add_argument("--snapshot", metavar="PNG", help="save the last frame shown")
+    p.add_argument("--osc-port", type=int, help="OSC UDP port (default: the preset's, 9000)")
+    p.add_argument("--osc-host", help="listen address (default 127.0.0.1; a LAN address needs --osc-allow)")
+    p.add_argument("--osc-allow", metavar="CIDR,...", help="senders allowed, e.g. 192.168.1.0/24")
+    p.add_argument("--osc-reply", metavar="HOST:PORT", help="send feedback here (TouchDesigner's OSC In)")
+    p.add_argument("--no-osc", action="store_true", help="no OSC listener")
+    p.add_argument("--presets-dir", help="folder OSC preset/load and preset/save may use (default: the preset's)")
+    p.add_argument("--keyframes-dir", help="folder OSC keyframe files come from (default: PRESETS_DIR/keyframes)")
+    p.add_argument("--journal", metavar="TOML", help="live-edit journal (default ~/.local/state/stylevj/journal.toml)")
+    p.add_argument("--resume", action="store_true", help="restore the show from the journal after a crash or restart")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("osc", help="the OSC address table, and a small sender for trying things")
+    osc_sub = p.add_subparsers(dest="osc_command", required=True, metavar="list|send")
+    osc_sub.add_parser("list", help="print every address with its arguments")
+    q = osc_sub.add_parser("send", help="send one message, e.g. stylevj osc send /stylevj/speed 0.5")
+    q.add_argument("address")
+    q.add_argument("args", nargs="*", help="arguments: whole numbers, numbers or text")
+    q.add_argument("--host", default="127.0.0.1")
+    q.add_argument("--port", type=int, default=9000)
+    q.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="print replies for this long")
+    p.set_defaults(func=cmd_osc)
 
     p = sub.add_parser("monitors", help="list monitors and their modes")
     p.set_defaults(func=cmd_monitors)

@@ -4,7 +4,7 @@
     [play]                    speed, truncation
     [path]                    spline, alpha, closed, constant_speed, blend
     [mix]                     keyframe, layers = [first, last]     (optional)
-    [overlay]                 tensor, gpu, opacity
+    [overlay]                 tensor, gpu, opacity, font, font_size, tensor_rows, tensor_hz, tensor_rect, gpu_rect
     [osc]                     host, port
     [[keyframes]]             seed = 7 | file = "keyframes/face.safetensors", name, truncation
 
@@ -54,15 +54,41 @@ class KeyframeSpec:
 
 @dataclass(frozen=True)
 class OverlaySettings:
+    """The overlay panels (realtime/overlay): which are on, where, and how they look."""
+
     tensor: bool = False
     gpu: bool = False
-    opacity: float = 0.85
+    opacity: float = 0.85  # the panels' window background; text stays opaque
+    font: str | None = None  # monospace .ttf, relative to the preset; default DejaVu Sans Mono (matplotlib)
+    font_size: float = 15.0  # pixels at 1080 output lines; scales with the output (30 px at 4K)
+    tensor_rows: tuple[int, int] = (0, 2)  # W+ rows printed, as the slice w[first:stop]
+    tensor_hz: float = 10.0  # prints a second, at most one per generated frame
+    tensor_rect: tuple[float, float, float, float] = (0.015, 0.03, 0.45, 0.6)  # x, y, w, h: output fractions from top-left
+    gpu_rect: tuple[float, float, float, float] = (0.535, 0.03, 0.45, 0.6)
+
+    def __post_init__(self) -> None:  # TOML arrays arrive as lists: keep the value hashable
+        for name in ("tensor_rows", "tensor_rect", "gpu_rect"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+
+
+@dataclass(frozen=True)
+class OscMapping:
+    """A user address mapped onto a parameter: TouchDesigner's OSC Out CHOP sends one address
+    per channel, e.g. /speed 0..1 -> speed 0..4."""
+
+    address: str
+    param: str
+    input: tuple[float, float] = (0.0, 1.0)
+    output: tuple[float, float] = (0.0, 1.0)
 
 
 @dataclass(frozen=True)
 class OscSettings:
     host: str = "127.0.0.1"
     port: int = 9000
+    reply: str = ""  # "host:port" for feedback (TouchDesigner's OSC In)
+    allow: tuple[str, ...] = ()  # sender CIDRs when host is not loopback
+    mappings: tuple[OscMapping, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,6 +97,7 @@ class Preset:
     noise: str = "const"
     speed: float = 0.25
     truncation: float = 0.7
+    position: float = 0.0  # where the show starts, in keyframe units (journals keep the live one)
     path: PathSettings = PathSettings()
     mix: StyleMix | None = None
     overlay: OverlaySettings = OverlaySettings()
@@ -129,14 +156,76 @@ def _pair(v):
     return None if 0 <= v[0] <= v[1] else f"must satisfy 0 <= first <= last, got {v}"
 
 
+def _host_port(v):
+    if not isinstance(v, str):
+        return "must be a string 'host:port'"
+    if v == "":
+        return None
+    host, _, port = v.rpartition(":")
+    return None if host and port.isdigit() and 1 <= int(port) <= 65535 else f"must be 'host:port', got {v!r}"
+
+
+def _text_list(v):
+    return None if isinstance(v, list) and all(isinstance(x, str) and x for x in v) else "must be a list of strings"
+
+
+def _range(v):
+    ok = isinstance(v, list) and len(v) == 2 and all(_number(-1e9, 1e9)(x) is None for x in v)
+    return None if ok else "must be two numbers [low, high]"
+
+
+MAPPING_SCHEMA = {"address": _text, "param": _text, "input": _range, "output": _range}
+
+
+def _mappings(v):
+    if not isinstance(v, list):
+        return "must be a list of [[osc.mappings]] tables"
+    for n, m in enumerate(v, start=1):
+        if not isinstance(m, dict):
+            return f"#{n} must be a table"
+        for key, value in m.items():
+            if key not in MAPPING_SCHEMA:
+                return f"#{n} unknown key '{key}' (known: {', '.join(MAPPING_SCHEMA)})"
+            problem = MAPPING_SCHEMA[key](value)
+            if problem:
+                return f"#{n} {key} {problem}"
+        if "address" not in m or "param" not in m:
+            return f"#{n} needs 'address' and 'param'"
+        if not m["address"].startswith("/"):
+            return f"#{n} address must start with '/'"
+        from .control.addresses import TABLE, PREFIX
+
+        entry = TABLE.get(PREFIX + m["param"])
+        if entry is None or not entry.param or len(entry.args) != 1 or entry.args[0].kind not in "fi":
+            return f"#{n} param '{m['param']}' is not a one-number parameter (speed, truncation, alpha, goto, ...)"
+    return None
+
+
+def _slice(v):
+    if not (isinstance(v, list) and len(v) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in v)):
+        return "must be two whole numbers [first, stop] (the rows w[first:stop])"
+    return None if 0 <= v[0] < v[1] else f"must satisfy 0 <= first < stop, got {v}"
+
+
+def _rect(v):
+    if not (isinstance(v, list) and len(v) == 4 and all(_number(0, 1)(x) is None for x in v)):
+        return "must be four numbers [x, y, width, height], fractions of the output within [0, 1]"
+    x, y, w, h = v
+    if w <= 0 or h <= 0 or x + w > 1 + 1e-9 or y + h > 1 + 1e-9:
+        return f"must have width, height > 0 and stay inside the output (x + width <= 1, y + height <= 1), got {v}"
+    return None
+
+
 SCHEMA = {
     "generator": {"source": _text, "noise": _choice(NOISE_MODES)},
-    "play": {"speed": _number(-1000, 1000), "truncation": _number(-2, 2)},
+    "play": {"speed": _number(-1000, 1000), "truncation": _number(-2, 2), "position": _number(-1e6, 1e6)},
     "path": {"spline": _choice(SPLINES), "alpha": _number(0, 1), "closed": _boolean,
              "constant_speed": _boolean, "blend": _number(0, 60)},
     "mix": {"keyframe": _integer(0, 10_000), "layers": _pair},
-    "overlay": {"tensor": _boolean, "gpu": _boolean, "opacity": _number(0, 1)},
-    "osc": {"host": _text, "port": _integer(1, 65535)},
+    "overlay": {"tensor": _boolean, "gpu": _boolean, "opacity": _number(0, 1), "font": _text,
+                "font_size": _number(4, 200), "tensor_rows": _slice, "tensor_hz": _number(0.1, 240),
+                "tensor_rect": _rect, "gpu_rect": _rect},
+    "osc": {"host": _text, "port": _integer(1, 65535), "reply": _host_port, "allow": _text_list, "mappings": _mappings},
 }
 KEYFRAME_SCHEMA = {"seed": _integer(0, 2**32 - 1), "file": _text, "name": _text, "truncation": _number(-2, 2)}
 
@@ -178,10 +267,20 @@ def parse_preset(data: dict, origin: str, base_dir: Path) -> Preset:
     return Preset(
         generator=gen.get("source", "demo"), noise=gen.get("noise", "const"),
         speed=float(play.get("speed", 0.25)), truncation=float(play.get("truncation", 0.7)),
+        position=float(play.get("position", 0.0)),
         path=PathSettings(**{k: float(v) if k in ("alpha", "blend") else v for k, v in path.items()}),
-        mix=style_mix, overlay=OverlaySettings(**sections["overlay"]), osc=OscSettings(**sections["osc"]),
+        mix=style_mix, overlay=OverlaySettings(**sections["overlay"]), osc=_osc_settings(sections["osc"]),
         keyframes=tuple(specs), base_dir=base_dir,
     )
+
+
+def _osc_settings(table: dict) -> OscSettings:
+    mappings = tuple(
+        OscMapping(m["address"], m["param"], tuple(m.get("input", (0.0, 1.0))), tuple(m.get("output", (0.0, 1.0))))
+        for m in table.get("mappings", [])
+    )
+    return OscSettings(host=table.get("host", "127.0.0.1"), port=table.get("port", 9000), reply=table.get("reply", ""),
+                       allow=tuple(table.get("allow", ())), mappings=mappings)
 
 
 def load_preset(path: str | Path) -> Preset:
@@ -228,9 +327,12 @@ def load_keyframes(preset: Preset, G) -> list[Keyframe]:
 _SEED_SOURCE = re.compile(r"^seed:(\d+)(?:@([-0-9.e]+))?$")
 
 
-def keyframe_specs(keyframes: list[Keyframe], preset_path: Path) -> tuple[KeyframeSpec, ...]:
+def keyframe_specs(keyframes: list[Keyframe], preset_path: Path, saved: dict | None = None) -> tuple[KeyframeSpec, ...]:
     """Specs for live keyframes: seeds stay seeds, files stay files, anything else (snapshots,
-    projections) is written as .safetensors into '<preset stem>.keyframes/' beside the preset."""
+    projections) is written as .safetensors into '<preset stem>.keyframes/' beside the preset.
+
+    saved: {id(keyframe.w): (keyframe.w, path)} of tensors already written, reused and updated
+    (a journal writes each live keyframe once, however often it records)."""
     folder = preset_path.parent / f"{preset_path.stem}.keyframes"
     specs, used = [], set()
     for n, kf in enumerate(keyframes):
@@ -241,12 +343,16 @@ def keyframe_specs(keyframes: list[Keyframe], preset_path: Path) -> tuple[Keyfra
             continue
         if kf.source.startswith("file:"):
             file = Path(kf.source[5:])
+        elif saved is not None and id(kf.w) in saved:
+            file = saved[id(kf.w)][1]
         else:
             stem = re.sub(r"[^A-Za-z0-9_-]+", "-", kf.name).strip("-") or "keyframe"
             file = folder / f"{n:03d}-{stem}.safetensors"
-            while file in used:
+            while file in used or (saved is not None and file.exists()):
                 file = file.with_name(file.stem + "-x.safetensors")
             save_keyframe(kf, file)
+            if saved is not None:
+                saved[id(kf.w)] = (kf.w, file)
         used.add(file)
         specs.append(KeyframeSpec(file=_relative(file, preset_path.parent), name=kf.name))
     return tuple(specs)
@@ -266,11 +372,13 @@ def _relative(path: Path, base: Path) -> str:
 def preset_to_toml(preset: Preset) -> str:
     data: dict = {
         "generator": {"source": preset.generator, "noise": preset.noise},
-        "play": {"speed": preset.speed, "truncation": preset.truncation},
+        "play": {"speed": preset.speed, "truncation": preset.truncation, "position": preset.position},
         "path": {"spline": preset.path.spline, "alpha": preset.path.alpha, "closed": preset.path.closed,
                  "constant_speed": preset.path.constant_speed, "blend": preset.path.blend},
-        "overlay": {"tensor": preset.overlay.tensor, "gpu": preset.overlay.gpu, "opacity": preset.overlay.opacity},
-        "osc": {"host": preset.osc.host, "port": preset.osc.port},
+        "overlay": {k: list(v) if isinstance(v, tuple) else v for k, v in preset.overlay.__dict__.items() if v is not None},
+        "osc": {"host": preset.osc.host, "port": preset.osc.port, "reply": preset.osc.reply, "allow": list(preset.osc.allow),
+                "mappings": [{"address": m.address, "param": m.param, "input": list(m.input), "output": list(m.output)}
+                             for m in preset.osc.mappings]},
     }
     if preset.mix is not None:
         data["mix"] = {"keyframe": preset.mix.keyframe, "layers": [preset.mix.first, preset.mix.last]}
@@ -303,15 +411,16 @@ def player_from_preset(preset: Preset, G) -> Player:
 
     return Player(
         load_keyframes(preset, G), G.w_avg, settings=preset.path, speed=preset.speed,
-        truncation=preset.truncation, mix=preset.mix,
+        truncation=preset.truncation, mix=preset.mix, position=preset.position,
     )
 
 
-def capture(preset: Preset, player, path: str | Path) -> Preset:
-    """The preset as the live show stands now (keyframes, speed, look), ready to save at `path`;
-    keyframes that exist only in memory are written beside it first."""
+def capture(preset: Preset, player: Player, path: str | Path, saved: dict | None = None, noise: str | None = None) -> Preset:
+    """The preset as the live show stands now (keyframes, speed, position, look), ready to save
+    at `path`; keyframes that exist only in memory are written beside it first."""
     path = Path(path).expanduser()
     return replace(
-        preset, keyframes=keyframe_specs(list(player.keyframes), path), speed=player.speed,
-        truncation=player.truncation, path=player.settings, mix=player.mix, base_dir=path.resolve().parent,
+        preset, keyframes=keyframe_specs(list(player.keyframes), path, saved), speed=player.speed,
+        truncation=player.truncation, position=round(player.position, 6), path=player.settings, mix=player.mix,
+        noise=noise or preset.noise, base_dir=path.resolve().parent,
     )

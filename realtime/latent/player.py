@@ -84,7 +84,7 @@ class Player:
 
     def __init__(
         self, keyframes: list[Keyframe], w_avg: torch.Tensor, settings: PathSettings = PathSettings(),
-        speed: float = 0.25, truncation: float = 1.0, mix: StyleMix | None = None,
+        speed: float = 0.25, truncation: float = 1.0, mix: StyleMix | None = None, position: float = 0.0,
     ) -> None:
         self.w_avg = w_avg.float()
         self.settings = settings
@@ -99,7 +99,8 @@ class Player:
         self._hold = self.w_avg.expand(1, -1).clone()  # shown when there are no keyframes
         self._rebuild()
         if self._path is not None:
-            self._hold = self._path.evaluate(0.0)[0]
+            self._phase = self._phase_of_time(position)
+            self._hold = self._path.evaluate(self.position)[0]
 
     # ---- what is shown -------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import queue
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -24,7 +24,11 @@ from ..display.surface import Surface
 from ..errors import StylevjError
 from ..images import save_png
 from ..latent import Player
+from ..presets import Preset
 from .worker import Frame, GeneratorWorker
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..control import Controller, Journal
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +51,7 @@ class Show:
     def __init__(
         self, player: Player, worker: GeneratorWorker, surface: Surface, compositor: Compositor, sink: FrameSink,
         crossfade: bool = False, snapshot_dir: Path = Path("."), clock: Callable[[], float] = time.perf_counter,
+        preset: Preset | None = None, controller: "Controller | None" = None, journal: "Journal | None" = None,
     ) -> None:
         self.player = player
         self.worker = worker
@@ -58,6 +63,9 @@ class Show:
         self.overlays: list = []
         self.overlay_visible = True
         self.clock = clock
+        self.preset = preset or Preset()
+        self.controller = controller
+        self.journal = journal
         self.stats = ShowStats()
         self.shown: Frame | None = None  # the generator frame on screen now
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
@@ -95,6 +103,24 @@ class Show:
     def stop(self) -> None:
         self._quit = True
 
+    # ---- overlay switches (keys, OSC) ------------------------------------------------------
+
+    def set_overlay(self, name: str, visible: bool) -> None:
+        """Show or hide one overlay panel by name ('tensor', 'gpu'); all panels stay built."""
+        for panel in self.overlays:
+            if getattr(panel, "name", None) == name:
+                panel.visible = visible
+
+    def set_overlay_opacity(self, opacity: float) -> None:
+        for panel in self.overlays:
+            panel.opacity = opacity
+
+    def overlay_state(self) -> dict:
+        return {
+            "visible": self.overlay_visible,
+            "panels": {getattr(p, "name", "?"): bool(getattr(p, "visible", True)) for p in self.overlays},
+        }
+
     @property
     def running(self) -> bool:
         return not self._quit and not self.surface.should_close
@@ -105,10 +131,16 @@ class Show:
         now = self.clock()
         dt = 0.0 if self._last_tick is None else now - self._last_tick
         self._last_tick = now
-        self._apply_commands()
+        changed = self._apply_commands()
+        if self.controller is not None:
+            changed = self.controller.apply_pending(self) or changed
+        if changed and self.journal is not None:
+            self.journal.record(self.preset, self.player, self.worker.noise_mode)
         events = self.player.advance(dt)
         if events:
             self.stats.events.extend(events)
+        if self.controller is not None:
+            self.controller.feedback(self, events)
         self.worker.request(self.player.current(), self.player.position)
         self._upload_newest(now)
         mix = 1.0
@@ -122,15 +154,18 @@ class Show:
         self.surface.present()
         self.stats.refreshes += 1
 
-    def _apply_commands(self) -> None:
+    def _apply_commands(self) -> bool:
+        """Run the queued commands; True when any ran (the journal records the change)."""
+        ran = False
         while True:
             try:
                 command = self._commands.get_nowait()
             except queue.Empty:
-                return
+                return ran
+            ran = True
             try:
                 command(self)
-            except (ValueError, IndexError, OSError) as exc:  # a bad command never stops the show
+            except (StylevjError, ValueError, IndexError, OSError) as exc:  # a bad command never stops the show
                 log.error("command failed: %s", exc)
 
     def _upload_newest(self, now: float) -> None:
