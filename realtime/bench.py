@@ -212,11 +212,46 @@ def bench_loop(source: str, device: str, seconds: float, size: tuple[int, int] =
                 rows.append(Row(label, source, str(G.device), "fp16" if G.uses_fp16 else "fp32", 1, len(intervals),
                                 round(statistics.median(intervals), 3), round(min(intervals), 3),
                                 round(len(intervals) / elapsed, 2), note))
+            rows.append(_osc_latency(show, source, G))
         finally:
             worker.stop()
     finally:
         surface.close()
     return rows
+
+
+def _osc_latency(show, source: str, G, trials: int = 30) -> Row:
+    """Display refreshes from an OSC message leaving a socket to its change applied (60 Hz pace)."""
+    import socket
+
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    from .control import Controller
+
+    controller = Controller(port=0).start()
+    show.controller = controller
+    frames: list[float] = []
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            for i in range(trials):
+                value = 0.5 + 0.01 * i
+                builder = OscMessageBuilder(address="/stylevj/truncation")
+                builder.add_arg(value)
+                start = show.stats.refreshes
+                client.sendto(builder.build().dgram, controller.address)
+                deadline = time.perf_counter() + 1.0
+                while abs(show.player.truncation - value) > 1e-4 and time.perf_counter() < deadline:
+                    tick = time.perf_counter()
+                    show.step()
+                    show.surface.ctx.finish()
+                    time.sleep(max(0.0, 1 / 60 - (time.perf_counter() - tick)))
+                frames.append(float(show.stats.refreshes - start))
+    finally:
+        show.controller = None
+        controller.stop()
+    median = statistics.median(frames)
+    return Row("osc->applied", source, str(G.device), "frames", 1, len(frames), median, min(frames), 0.0,
+               f"display refreshes from send to applied (max {max(frames):.0f}); ms columns are frames here")
 
 
 def _row(part: str, source: str, G, precision: str, times: list[float], note: str) -> Row:

@@ -66,8 +66,10 @@ class Arg:
     def describe(self) -> str:
         if self.choices:
             text = f"{self.name}:{'|'.join(self.choices)}"
-        elif self.kind in "fi" and math.isfinite(self.lo):
-            text = f"{self.name}:{self.kind}[{self.lo:g}..{self.hi:g}]"
+        elif self.kind == "i":
+            text = f"{self.name}:i[{int(self.lo)}..{int(self.hi)}]"
+        elif self.kind == "f" and math.isfinite(self.lo):
+            text = f"{self.name}:f[{self.lo:g}..{self.hi:g}]"
         else:
             text = f"{self.name}:{self.kind}"
         return f"[{text}]" if self.optional else text
