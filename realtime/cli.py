@@ -85,6 +85,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     source = args.checkpoint or preset.generator_source()
     G = load_generator(source, device=pick_device(args.device), fp16=False if args.fp32 else None)
     player = player_from_preset(preset, G)
+    from .overlay import build_overlays, parse_panels
+
+    overlays = build_overlays(preset.overlay, None if args.overlay is None else parse_panels(args.overlay),
+                              args.font, preset.base_dir)
     if args.headless:
         surface = HeadlessSurface(args.size or (G.resolution, G.resolution))
     else:
@@ -94,7 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         except DisplayError as exc:
             raise DisplayError(f"{exc} (no screen? add --headless to render offscreen)") from None
     worker = GeneratorWorker(G, noise_mode=preset.noise)
-    controller = journal = None
+    controller = journal = show = None
     try:
         if not args.no_osc:
             osc = preset.osc
@@ -110,8 +114,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         journal = Journal(journal_path)
         sink, why = choose_sink(args.upload, surface.ctx, G.device)
         log.info("upload: %s", why)
+        from .record.recorder import LiveRecorder
+
+        recorder = LiveRecorder(Path(args.record_dir).expanduser(), fps=args.record_fps)
         show = Show(player, worker, surface, Compositor(surface.ctx, fit=args.fit), sink, crossfade=args.crossfade,
-                    preset=preset, controller=controller, journal=journal)
+                    preset=preset, controller=controller, journal=journal, recorder=recorder)
+        show.overlays = overlays.panels
         journal.record(preset, player, worker.noise_mode)
         if not args.headless:
             surface.on_key = show.on_key
@@ -126,10 +134,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         log.info("%d refreshes (%.1f/s), %d generated frames shown (%.1f/s), %d generator errors",
                  stats.refreshes, stats.refreshes / elapsed, stats.frames_shown, stats.frames_shown / elapsed, worker.errors)
     finally:
+        if show is not None and show.recorder is not None and show.recorder.recording:
+            show.recorder.stop()
         if controller is not None:
             controller.stop()
         if journal is not None:
             journal.stop()
+        overlays.close()
         worker.stop()
         surface.close()
     return 0
@@ -181,6 +192,38 @@ def _osc_value(text: str) -> object:
         except ValueError:
             pass
     return text
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from .models import load_generator
+    from .presets import default_preset_path, load_preset, player_from_preset
+    from .record.encoder import SUFFIX, VideoWriter
+    from .record.render import loop_frames, output_path, render
+
+    preset = load_preset(args.preset or default_preset_path())
+    out = output_path(args.out, args.format, args.force)
+    G = load_generator(args.checkpoint or preset.generator_source(), device=pick_device(args.device),
+                       fp16=False if args.fp32 else None)
+    player = player_from_preset(preset, G)
+    if args.loops is not None:
+        try:
+            frames = loop_frames(player, args.fps, args.loops)
+        except ValueError as exc:
+            raise StylevjError(str(exc)) from None
+    else:
+        frames = int(round((args.seconds if args.seconds is not None else 10.0) * args.fps))
+    size = args.size or (G.resolution, G.resolution)
+    if SUFFIX[args.format] and out.suffix.lower() != SUFFIX[args.format]:
+        log.warning("%s: %s video is usually named *%s", out, args.format, SUFFIX[args.format])
+    writer = VideoWriter(out, args.fps, size, args.format, args.quality)
+    log.info("rendering %d frames (%.2f s at %g frames/s, %dx%d, %s) to %s", frames, frames / args.fps, args.fps, *size, args.format, out)
+    result = render(G, player, preset, writer, frames, args.fps, size, fit=args.fit)
+    if result.interrupted:
+        print(f"stylevj: {result.interrupted}; {out} holds the {result.frames} frames ({result.seconds:.2f} s) rendered so far",
+              file=sys.stderr)
+        return 130 if "Ctrl-C" in result.interrupted else 1
+    log.info("wrote %s: %d frames, %.2f s", out, result.frames, result.seconds)
+    return 0
 
 
 def cmd_monitors(args: argparse.Namespace) -> int:
@@ -278,6 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, help="stop after this long")
     p.add_argument("--frames", type=int, help="stop after this many display refreshes")
     p.add_argument("--snapshot", metavar="PNG", help="save the last frame shown")
+    p.add_argument("--overlay", metavar="PANELS", help="overlay panels shown at start: tensor,gpu or none "
+                   "(default: the preset's [overlay] flags); O hides and shows them")
+    p.add_argument("--font", metavar="TTF", help="monospace TrueType font for the overlay (default: DejaVu Sans Mono from matplotlib)")
     p.add_argument("--osc-port", type=int, help="OSC UDP port (default: the preset's, 9000)")
     p.add_argument("--osc-host", help="listen address (default 127.0.0.1; a LAN address needs --osc-allow)")
     p.add_argument("--osc-allow", metavar="CIDR,...", help="senders allowed, e.g. 192.168.1.0/24")
@@ -287,6 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keyframes-dir", help="folder OSC keyframe files come from (default: PRESETS_DIR/keyframes)")
     p.add_argument("--journal", metavar="TOML", help="live-edit journal (default ~/.local/state/stylevj/journal.toml)")
     p.add_argument("--resume", action="store_true", help="restore the show from the journal after a crash or restart")
+    p.add_argument("--record-dir", default="recordings", help="where key R and OSC record/start write videos")
+    p.add_argument("--record-fps", type=float, default=30.0, help="frame rate of live recordings (wall clock)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("osc", help="the OSC address table, and a small sender for trying things")
@@ -299,6 +347,23 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--port", type=int, default=9000)
     q.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="print replies for this long")
     p.set_defaults(func=cmd_osc)
+
+    p = sub.add_parser("render", help="render a show, frame-exact, to a video file")
+    p.add_argument("preset", nargs="?", help="preset TOML (default: the built-in default show)")
+    p.add_argument("--out", required=True, help="video file (.mp4 for h264, .mov for prores) or PNG folder")
+    p.add_argument("--fps", type=float, default=60.0)
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--seconds", type=float, help="length (default 10 s)")
+    length.add_argument("--loops", type=float, help="length in passes over the whole path")
+    p.add_argument("--size", type=_size, help="output WxH (default: the generator's resolution)")
+    p.add_argument("--fit", choices=("contain", "cover", "stretch"), default="contain")
+    p.add_argument("--format", choices=("h264", "prores", "png"), default="h264")
+    p.add_argument("--quality", type=int, default=18, help="H.264 CRF: lower is better (18 looks lossless)")
+    p.add_argument("--checkpoint", metavar="SOURCE", help="generator to use instead of the preset's")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    p.add_argument("--fp32", action="store_true", help="no fp16 layers even on CUDA")
+    p.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("monitors", help="list monitors and their modes")
     p.set_defaults(func=cmd_monitors)

@@ -29,6 +29,7 @@ import tomli_w
 from .errors import StylevjError
 from .files import atomic_write
 from .latent import Keyframe, PathSettings, Player, StyleMix, keyframe_from_seed, load_keyframe, save_keyframe
+from .latent.cues import CueTimeline, parse_time
 from .latent.player import SPLINES
 from .models.generator import NOISE_MODES
 
@@ -50,6 +51,7 @@ class KeyframeSpec:
     file: str | None = None
     name: str | None = None
     truncation: float | None = None
+    at: str | float | None = None  # cue: reach this keyframe at this time of the show ("1:12.5")
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,8 @@ class OverlaySettings:
     font_size: float = 15.0  # pixels at 1080 output lines; scales with the output (30 px at 4K)
     tensor_rows: tuple[int, int] = (0, 2)  # W+ rows printed, as the slice w[first:stop]
     tensor_hz: float = 10.0  # prints a second, at most one per generated frame
-    tensor_rect: tuple[float, float, float, float] = (0.015, 0.03, 0.45, 0.6)  # x, y, w, h: output fractions from top-left
-    gpu_rect: tuple[float, float, float, float] = (0.535, 0.03, 0.45, 0.6)
+    tensor_rect: tuple[float, float, float, float] = (0.015, 0.03, 0.4, 0.62)  # x, y, w, h: output fractions from top-left
+    gpu_rect: tuple[float, float, float, float] = (0.585, 0.03, 0.4, 0.62)
 
     def __post_init__(self) -> None:  # TOML arrays arrive as lists: keep the value hashable
         for name in ("tensor_rows", "tensor_rect", "gpu_rect"):
@@ -227,7 +229,16 @@ SCHEMA = {
                 "tensor_rect": _rect, "gpu_rect": _rect},
     "osc": {"host": _text, "port": _integer(1, 65535), "reply": _host_port, "allow": _text_list, "mappings": _mappings},
 }
-KEYFRAME_SCHEMA = {"seed": _integer(0, 2**32 - 1), "file": _text, "name": _text, "truncation": _number(-2, 2)}
+def _cue_time(v):
+    try:
+        parse_time(v)
+    except ValueError as exc:
+        return f"must be a time: {exc}"
+    return None
+
+
+KEYFRAME_SCHEMA = {"seed": _integer(0, 2**32 - 1), "file": _text, "name": _text, "truncation": _number(-2, 2),
+                   "at": _cue_time}
 
 
 def _checked(table: object, where: str, schema: dict, origin: str) -> dict:
@@ -281,6 +292,17 @@ def _osc_settings(table: dict) -> OscSettings:
     )
     return OscSettings(host=table.get("host", "127.0.0.1"), port=table.get("port", 9000), reply=table.get("reply", ""),
                        allow=tuple(table.get("allow", ())), mappings=mappings)
+
+
+def cue_timeline(preset: Preset) -> CueTimeline | None:
+    """The preset's cue timing (keyframes with `at`), or None when it has no cues."""
+    cues = [(parse_time(spec.at), float(k)) for k, spec in enumerate(preset.keyframes) if spec.at is not None]
+    if not cues:
+        return None
+    try:
+        return CueTimeline(cues, preset.speed)
+    except ValueError as exc:
+        raise PresetError(f"{preset.base_dir}: [[keyframes]] at: {exc}") from None
 
 
 def load_preset(path: str | Path) -> Preset:

@@ -198,6 +198,11 @@ ADDRESSES: tuple[Address, ...] = (
             lambda s, c, a: c.load_preset(s, a[0])),
     Address("preset/save", (Arg("name", "s"),), False, "save the live show as a preset in the presets folder",
             lambda s, c, a: c.save_preset(s, a[0])),
+    Address("record/start", (Arg("name", "s", optional=True),), False,
+            "record the stage output to the recordings folder (named by date and time, or NAME)",
+            lambda s, c, a: c.event("record/started", str(s.start_recording(a[0] if a else None)))),
+    Address("record/stop", (), False, "stop recording; the file is finished and playable",
+            lambda s, c, a: c.event("record/stopped", str(s.stop_recording() or ""))),
     Address("state", (), False, "reply with the whole state as one JSON string (/stylevj/state s)",
             lambda s, c, a: None),  # answered by the controller itself, with the sender's address
 )
@@ -317,6 +322,11 @@ ADDRESSES: tuple[Address, ...] = (
             lambda s, c, a: c.load_preset(s, a[0])),
     Address("preset/save", (Arg("name", "s"),), False, "save the live show as a preset in the presets folder",
             lambda s, c, a: c.save_preset(s, a[0])),
+    Address("record/start", (Arg("name", "s", optional=True),), False,
+            "record the stage output to the recordings folder (named by date and time, or NAME)",
+            lambda s, c, a: c.event("record/started", str(s.start_recording(a[0] if a else None)))),
+    Address("record/stop", (), False, "stop recording; the file is finished and playable",
+            lambda s, c, a: c.event("record/stopped", str(s.stop_recording() or ""))),
     Address("state", (), False, "reply with the whole state as one JSON string (/stylevj/state s)",
             lambda s, c, a: None),  # answered by the controller itself, with the sender's address
 )

@@ -305,6 +305,8 @@ class Controller:
         self.send("/stylevj/speed", float(player.speed), to=self.reply)
         self.send("/stylevj/keyframes", len(player.keyframes), to=self.reply)
         self.send("/stylevj/fps", round(self._fps, 2), to=self.reply)
+        if show.recorder is not None and show.recorder.recording:
+            self.send("/stylevj/record/dropped", show.recorder.dropped, to=self.reply)
 
     def state(self, show: "Show") -> dict:
         p = show.player
@@ -316,6 +318,8 @@ class Controller:
             "mix": None if p.mix is None else [p.mix.keyframe, p.mix.first, p.mix.last],
             "keyframes": [{"name": k.name, "source": k.source} for k in p.keyframes],
             "overlay": show.overlay_state(),
+            "recording": {"file": str(show.recorder.path) if show.recorder and show.recorder.recording else None,
+                          "dropped": show.recorder.dropped if show.recorder else 0},
             "osc": {k: v for k, v in self.counters.__dict__.items()},
         }
 

@@ -176,6 +176,11 @@ class Player:
         self._phase = self._phase_of_time(t)
         self._start_fade(before)
 
+    def seek(self, t: float) -> None:
+        """Put the position at keyframe time t with no fade (cue timing, offline renders)."""
+        if self._path is not None:
+            self._phase = self._phase_of_time(t)
+
     def goto_keyframe(self, index: int) -> None:
         self.goto(float(self._check_index(index)))
 

@@ -29,6 +29,7 @@ from .worker import Frame, GeneratorWorker
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..control import Controller, Journal
+    from ..record.recorder import LiveRecorder
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class Show:
         self, player: Player, worker: GeneratorWorker, surface: Surface, compositor: Compositor, sink: FrameSink,
         crossfade: bool = False, snapshot_dir: Path = Path("."), clock: Callable[[], float] = time.perf_counter,
         preset: Preset | None = None, controller: "Controller | None" = None, journal: "Journal | None" = None,
+        recorder: "LiveRecorder | None" = None,
     ) -> None:
         self.player = player
         self.worker = worker
@@ -66,6 +68,7 @@ class Show:
         self.preset = preset or Preset()
         self.controller = controller
         self.journal = journal
+        self.recorder = recorder
         self.stats = ShowStats()
         self.shown: Frame | None = None  # the generator frame on screen now
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
@@ -94,6 +97,7 @@ class Show:
             Action.NUDGE_BACK: lambda s: s.player.goto(s.player.position - NUDGE),
             Action.TOGGLE_OVERLAY: lambda s: setattr(s, "overlay_visible", not s.overlay_visible),
             Action.SNAPSHOT: lambda s: s.request_snapshot(),
+            Action.RECORD: lambda s: s.stop_recording() if s.recorder and s.recorder.recording else s.start_recording(),
             Action.QUIT: lambda s: s.stop(),
         }
         command = actions.get(event.action)
@@ -102,6 +106,16 @@ class Show:
 
     def stop(self) -> None:
         self._quit = True
+
+    # ---- live recording (key R, OSC record/start and record/stop) ---------------------------
+
+    def start_recording(self, name: str | None = None) -> Path:
+        if self.recorder is None:
+            raise StylevjError("recording is off for this show (no --record-dir)")
+        return self.recorder.start(self.surface.ctx, self.surface.size, name, self.clock())
+
+    def stop_recording(self) -> Path | None:
+        return self.recorder.stop() if self.recorder is not None else None
 
     # ---- overlay switches (keys, OSC) ------------------------------------------------------
 
@@ -147,7 +161,12 @@ class Show:
         if self.crossfade and self.sink.previous is not None:
             mix = min((now - self._frame_arrived) / max(self._frame_interval, 1e-3), 1.0)
         overlays = self.overlays if self.overlay_visible else ()
+        if self.shown is not None:  # panels showing the latent (the terminal print) get the W+ on screen
+            for overlay in overlays:
+                getattr(overlay, "update", lambda w, now: None)(self.shown.w, now)
         self.compositor.draw(self.surface, self.sink.current, self.sink.previous if self.crossfade else None, mix, overlays)
+        if self.recorder is not None and self.recorder.recording:
+            self.recorder.capture(getattr(self.surface, "framebuffer", None) or self.surface.ctx.screen, now)
         if self._snapshot_to is not None:
             self._write_snapshot(self._snapshot_to)
             self._snapshot_to = None

@@ -1,0 +1,173 @@
+"""`stylevj render`: the show, frame-exact, into a video file.
+
+Frame n shows path time n / fps (times the preset's speed, or the cue timing), never the wall
+clock, through the same headless compositor as the stage. Generation, GL drawing + readback and
+encoding run as three stages with small queues between them, so a render goes at the speed of
+its slowest stage. Ctrl-C, a full disk or a generator error stop it cleanly: the file holds
+what was rendered so far, and the message says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..display import Compositor, HeadlessSurface, HostSink
+from ..latent import Player
+from ..presets import Preset, cue_timeline
+from ..show.worker import to_rgba8
+from .encoder import VideoWriter
+
+log = logging.getLogger(__name__)
+
+_DONE = object()
+
+
+@dataclass
+class RenderResult:
+    frames: int
+    planned: int
+    seconds: float
+    interrupted: str = ""  # why it stopped early, or ""
+
+
+def path_times(player: Player, preset: Preset, fps: float, frames: int):
+    """W+ and path position of each frame n at show time n / fps (a generator)."""
+    timeline = cue_timeline(preset)
+    for n in range(frames):
+        if timeline is not None:
+            player.seek(timeline.position(n / fps))
+        elif n:
+            player.advance(1.0 / fps)
+        yield player.current(), player.position
+
+
+def loop_frames(player: Player, fps: float, loops: float) -> int:
+    """Frames for `loops` passes over the path at the player's speed."""
+    path = player.path
+    if path is None or player.speed == 0:
+        raise ValueError("--loops needs keyframes and a non-zero speed")
+    span = path.length if path.closed else 2 * path.length
+    if player.settings.constant_speed:
+        from ..latent import ArcLength
+
+        span = ArcLength(path).total * (1 if path.closed else 2)
+    return int(round(loops * span / abs(player.speed) * fps))
+
+
+class _Progress:
+    """One status line: frames, frames/s, time left (a bar on a terminal, a log line otherwise)."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.start, self.last = total, time.perf_counter(), 0.0
+        self.tty = sys.stderr.isatty()
+
+    def update(self, done: int) -> None:
+        now = time.perf_counter()
+        if now - self.last < (0.2 if self.tty else 5.0) and done < self.total:
+            return
+        self.last = now
+        rate = done / max(now - self.start, 1e-9)
+        left = (self.total - done) / rate if rate > 0 else 0.0
+        width = 30
+        bar = "#" * int(width * done / max(self.total, 1))
+        line = f"[{bar:<{width}}] {done}/{self.total} frames, {rate:.1f} frames/s, {left:.0f} s left"
+        if self.tty:
+            print("\r" + line, end="" if done < self.total else "\n", file=sys.stderr, flush=True)
+        else:
+            log.info(line)
+
+
+def render(G, player: Player, preset: Preset, writer: VideoWriter, frames: int, fps: float,
+           size: tuple[int, int], fit: str = "contain", overlays: list | None = None) -> RenderResult:
+    """Render `frames` frames of the show into `writer`; always leaves a finished file."""
+    generated: queue.Queue = queue.Queue(maxsize=3)
+    encoded: queue.Queue = queue.Queue(maxsize=3)
+    stop = threading.Event()
+    failure: list[str] = []  # why it ended early (the generator's frames before it still count)
+
+    def generate() -> None:
+        try:
+            with torch.inference_mode():
+                rgba = torch.full((G.resolution, G.resolution, 4), 255, dtype=torch.uint8, device=G.device)
+                for w, position in path_times(player, preset, fps, frames):
+                    if stop.is_set():
+                        break
+                    img = G.synthesis(w.unsqueeze(0), noise_mode=preset.noise)
+                    generated.put((to_rgba8(img, rgba).cpu().clone(), w, position))
+        except Exception as exc:  # reported below; the file keeps what was rendered
+            failure.append(f"generator error: {type(exc).__name__}: {exc}")
+        finally:
+            generated.put(_DONE)
+
+    def encode() -> None:
+        try:
+            while (item := encoded.get()) is not _DONE:
+                writer.write(item)
+        except Exception as exc:
+            failure.append(f"cannot write the video: {exc}")
+            stop.set()
+            while encoded.get() is not _DONE:  # keep draining so the drawing stage never blocks
+                pass
+
+    producer = threading.Thread(target=generate, name="stylevj-render-generate", daemon=True)
+    consumer = threading.Thread(target=encode, name="stylevj-render-encode", daemon=True)
+    surface = HeadlessSurface(size)
+    sink, compositor = HostSink(surface.ctx), Compositor(surface.ctx, fit=fit)
+    progress = _Progress(frames)
+    done, interrupted = 0, ""
+    producer.start()
+    consumer.start()
+    try:
+        while (item := generated.get()) is not _DONE:
+            pixels, w, position = item
+            sink.upload(pixels)
+            for overlay in overlays or ():
+                if hasattr(overlay, "update"):
+                    overlay.update(w, done / fps)
+            compositor.draw(surface, sink.current, overlays=overlays or ())
+            encoded.put(surface.read_pixels()[..., :3].copy())
+            done += 1
+            progress.update(done)
+            if stop.is_set():  # the encoder failed: nothing more can be written
+                break
+    except KeyboardInterrupt:
+        interrupted = "interrupted (Ctrl-C)"
+    finally:
+        stop.set()
+        while producer.is_alive():  # unblock the generator if it waits on a full queue
+            try:
+                generated.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        encoded.put(_DONE)
+        consumer.join()
+        writer.close()
+        sink.release()
+        compositor.release()
+        surface.close()
+    if failure and not interrupted:
+        interrupted = failure[0]
+    return RenderResult(writer.frames, frames, writer.seconds, interrupted)
+
+
+def output_path(out: str, fmt: str, force: bool) -> Path:
+    from ..errors import StylevjError
+
+    path = Path(out).expanduser()
+    if path.exists() and not force:
+        raise StylevjError(f"{path}: already exists (add --force to replace it)")
+    if not path.parent.is_dir():
+        raise StylevjError(f"{path}: folder {path.parent} does not exist")
+    if path.exists() and force and fmt == "png":
+        import shutil
+
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    return path
