@@ -11,6 +11,8 @@ import json
 import logging
 import math
 import os
+import shutil
+import tempfile
 import platform
 import statistics
 import time
@@ -158,6 +160,7 @@ def bench_loop(source: str, device: str, seconds: float, size: tuple[int, int] =
     """
     from .display import Compositor, HeadlessSurface, choose_sink
     from .presets import default_preset_path, load_preset, player_from_preset
+    from .record.recorder import LiveRecorder
     from .show import GeneratorWorker, Show, to_rgba8
 
     G = load_generator(source, device=device)
@@ -179,6 +182,8 @@ def bench_loop(source: str, device: str, seconds: float, size: tuple[int, int] =
                 compositor = Compositor(ctx, fit="contain")
                 times = _time_frames(lambda: (compositor.draw(surface, sink.current), ctx.finish()), G.device, min(seconds, 2.0))
                 rows.append(_row("composite", source, G, f"{size[0]}x{size[1]}", times, "contain, no overlay"))
+                from .overlay.bench import bench_overlay
+                rows += bench_overlay(surface, compositor, sink.current, source, G, min(seconds, 2.0), rows[-1].ms_per_frame)
             sink.release()
 
         player = player_from_preset(load_preset(default_preset_path()), G)
@@ -187,9 +192,13 @@ def bench_loop(source: str, device: str, seconds: float, size: tuple[int, int] =
         show = Show(player, worker, surface, Compositor(ctx, fit="contain"), sink)
         try:
             show.wait_for_first_frame()
-            for label, duration in (("loop", seconds), ("soak", soak)):
+            record_dir = Path(tempfile.mkdtemp(prefix="stylevj-bench-"))
+            show.recorder = LiveRecorder(record_dir, fps=30)
+            for label, duration in (("loop", seconds), ("loop+record", seconds), ("soak", soak)):
                 if duration <= 0:
                     continue
+                if label == "loop+record":
+                    show.start_recording("bench")
                 rss0, gpu0 = host_rss_mb(), gpu_mb(G.device)
                 intervals: list[float] = []
                 late, shown0 = 0, show.stats.frames_shown
@@ -206,6 +215,10 @@ def bench_loop(source: str, device: str, seconds: float, size: tuple[int, int] =
                 elapsed = time.perf_counter() - start
                 fps = (show.stats.frames_shown - shown0) / elapsed
                 note = f"{len(intervals) / elapsed:.1f} refreshes/s, {late} late, generated {fps:.1f} frames/s shown, upload {why.split(':')[0]}"
+                if label == "loop+record":
+                    note += f", recording 30 frames/s: {show.recorder.dropped} dropped"
+                    show.stop_recording()
+                    shutil.rmtree(record_dir, ignore_errors=True)
                 if label == "soak":
                     gpu = "" if gpu0 is None else f", GPU {gpu0:.0f} -> {gpu_mb(G.device):.0f} MB"
                     note = f"host RSS {rss0:.0f} -> {host_rss_mb():.0f} MB{gpu}; {note}"
@@ -218,6 +231,26 @@ def bench_loop(source: str, device: str, seconds: float, size: tuple[int, int] =
     finally:
         surface.close()
     return rows
+
+
+def bench_render(source: str, device: str, frames: int = 60, fps: float = 30.0) -> Row:
+    """Offline render speed: frames/s of `stylevj render` (generate, draw, encode H.264) at the generator's size."""
+    from .presets import default_preset_path, load_preset, player_from_preset
+    from .record import VideoWriter
+    from .record.render import render
+
+    G = load_generator(source, device=device)
+    preset = load_preset(default_preset_path())
+    folder = Path(tempfile.mkdtemp(prefix="stylevj-bench-"))
+    try:
+        size = (G.resolution, G.resolution)
+        start = time.perf_counter()
+        result = render(G, player_from_preset(preset, G), preset, VideoWriter(folder / "r.mp4", fps, size), frames, fps, size)
+        elapsed = time.perf_counter() - start
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return Row("render", source, str(G.device), "h264", 1, result.frames, round(1000 * elapsed / max(result.frames, 1), 3),
+               0.0, round(result.frames / elapsed, 2), f"{size[0]}x{size[1]}, generate + draw + encode overlapped")
 
 
 def _osc_latency(show, source: str, G, trials: int = 30) -> Row:

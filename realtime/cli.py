@@ -69,7 +69,7 @@ def _size(text: str) -> tuple[int, int]:
 def cmd_run(args: argparse.Namespace) -> int:
     from .display import Compositor, DisplayError, HeadlessSurface, Window, choose_sink
     from .models import load_generator
-    from .presets import default_preset_path, load_preset, player_from_preset
+    from .presets import cue_timeline, default_preset_path, load_preset, player_from_preset
     from .show import GeneratorWorker, Show
 
     from .control import Controller, Journal, Mapping, default_journal_path
@@ -121,6 +121,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                     preset=preset, controller=controller, journal=journal, recorder=recorder)
         show.overlays = overlays.panels
         journal.record(preset, player, worker.noise_mode)
+        if args.cues:
+            show.timeline = cue_timeline(preset)
+            if show.timeline is None:
+                raise StylevjError("--cues: the preset has no keyframe with 'at = ...'")
         if not args.headless:
             surface.on_key = show.on_key
         worker.start()
@@ -256,7 +260,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import bench_loop, bench_motion, format_motion, format_table, run_bench, write_json
+    from .bench import bench_loop, bench_motion, bench_render, format_motion, format_table, run_bench, write_json
 
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     if args.device != "all":
@@ -265,6 +269,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if not args.no_loop:
         for device in devices:
             rows += bench_loop(args.loop_source, device, args.seconds, soak=args.soak)
+            rows.append(bench_render(args.loop_source, device))
     motion = bench_motion()
     print(format_table(rows))
     print()
@@ -333,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keyframes-dir", help="folder OSC keyframe files come from (default: PRESETS_DIR/keyframes)")
     p.add_argument("--journal", metavar="TOML", help="live-edit journal (default ~/.local/state/stylevj/journal.toml)")
     p.add_argument("--resume", action="store_true", help="restore the show from the journal after a crash or restart")
+    p.add_argument("--cues", action="store_true", help="follow the keyframes' cue times (at = ...) from the start")
     p.add_argument("--record-dir", default="recordings", help="where key R and OSC record/start write videos")
     p.add_argument("--record-fps", type=float, default=30.0, help="frame rate of live recordings (wall clock)")
     p.set_defaults(func=cmd_run)

@@ -188,3 +188,26 @@ def test_record_over_osc_on_a_headless_show(demo, tmp_path):
         assert any(a == "/stylevj/error" and "plain file name" in p[0] for a, p in r.replies(0.5))
     finally:
         r.close()
+
+
+def test_run_with_cues_follows_the_track_clock(demo, tmp_path):
+    from realtime.display import Compositor, HeadlessSurface, choose_sink
+    from realtime.presets import cue_timeline
+    from realtime.show import GeneratorWorker, Show
+
+    text = SHOW.replace("seed = 1\n", "seed = 1\nat = 0.2\n").replace("seed = 20\n", "seed = 20\nat = 1.0\n")
+    (tmp_path / "cue.toml").write_text(text)
+    preset = load_preset(tmp_path / "cue.toml")
+    surface = HeadlessSurface((64, 64))
+    worker = GeneratorWorker(demo).start()
+    try:
+        show = Show(player_from_preset(preset, demo), worker, surface, Compositor(surface.ctx), choose_sink("host", surface.ctx, demo.device)[0])
+        show.timeline = cue_timeline(preset)
+        start = time.perf_counter()
+        show.step()
+        while time.perf_counter() - start < 1.0:
+            show.step()
+        assert show.player.position == pytest.approx(2.0 + 0.5 * (time.perf_counter() - start - 1.0), abs=0.1)
+    finally:
+        worker.stop()
+        surface.close()

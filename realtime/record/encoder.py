@@ -39,7 +39,7 @@ class VideoWriter:
     """Frames (uint8 [H, W, 3], top row first) in, a video file (or PNG folder) out."""
 
     def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int], fmt: str = "h264",
-                 quality: int = 18) -> None:
+                 quality: int = 18, speed: str = "medium") -> None:
         if fmt not in FORMATS:
             raise EncoderError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
         self.path, self.fps, self.size, self.fmt = Path(path), fps, size, fmt
@@ -61,7 +61,7 @@ class VideoWriter:
         if fmt == "h264":
             stream = self._container.add_stream("libx264", rate=rate)
             stream.pix_fmt = "yuv420p"
-            stream.options = {"crf": str(quality), "preset": "medium"}
+            stream.options = {"crf": str(quality), "preset": speed}  # x264 preset: live uses a fast one
             stream.codec_context.gop_size = max(int(round(fps)), 1)  # a keyframe, so a fragment, every second
         else:
             stream = self._container.add_stream("prores_ks", rate=rate)

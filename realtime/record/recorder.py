@@ -68,7 +68,7 @@ class LiveRecorder:
         path = self.target(name)
         width, height = size
         size = (width - width % 2, height - height % 2) if self.fmt == "h264" else size
-        self._writer = VideoWriter(path, self.fps, size, self.fmt, self.quality)
+        self._writer = VideoWriter(path, self.fps, size, self.fmt, self.quality, speed="veryfast")
         self.path, self._size, self.dropped, self.error = path, size, 0, ""
         self._buffers = [ctx.buffer(reserve=size[0] * size[1] * 4) for _ in range(RING)]
         self._pending, self._next, self._slots = [], 0, 0

@@ -24,6 +24,7 @@ from ..display.surface import Surface
 from ..errors import StylevjError
 from ..images import save_png
 from ..latent import Player
+from ..latent.cues import CueTimeline
 from ..presets import Preset
 from .worker import Frame, GeneratorWorker
 
@@ -69,6 +70,8 @@ class Show:
         self.controller = controller
         self.journal = journal
         self.recorder = recorder
+        self.timeline: CueTimeline | None = None  # set for `run --cues`
+        self._timeline_start: float | None = None
         self.stats = ShowStats()
         self.shown: Frame | None = None  # the generator frame on screen now
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
@@ -150,7 +153,13 @@ class Show:
             changed = self.controller.apply_pending(self) or changed
         if changed and self.journal is not None:
             self.journal.record(self.preset, self.player, self.worker.noise_mode)
-        events = self.player.advance(dt)
+        if self.timeline is not None:  # playing to a track: the cues set the position
+            if self._timeline_start is None:
+                self._timeline_start = now
+            self.player.seek(self.timeline.position(now - self._timeline_start))
+            events = []
+        else:
+            events = self.player.advance(dt)
         if events:
             self.stats.events.extend(events)
         if self.controller is not None:
