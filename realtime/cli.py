@@ -82,13 +82,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         log.info("resuming from %s", journal_path)
     else:
         preset = load_preset(args.preset or default_preset_path())
-    source = args.checkpoint or preset.generator_source()
-    G = load_generator(source, device=pick_device(args.device), fp16=False if args.fp32 else None)
-    player = player_from_preset(preset, G)
     from .overlay import build_overlays, parse_panels
 
     overlays = build_overlays(preset.overlay, None if args.overlay is None else parse_panels(args.overlay),
-                              args.font, preset.base_dir)
+                              args.font, preset.base_dir)  # a bad --overlay or font fails before the model loads
+    source = args.checkpoint or preset.generator_source()
+    G = load_generator(source, device=pick_device(args.device), fp16=False if args.fp32 else None)
+    player = player_from_preset(preset, G)
     if args.headless:
         surface = HeadlessSurface(args.size or (G.resolution, G.resolution))
     else:
@@ -204,8 +204,12 @@ def cmd_render(args: argparse.Namespace) -> int:
     from .record.encoder import SUFFIX, VideoWriter
     from .record.render import loop_frames, output_path, render
 
+    from .overlay import build_overlays, parse_panels
+
     preset = load_preset(args.preset or default_preset_path())
     out = output_path(args.out, args.format, args.force)
+    overlays = build_overlays(preset.overlay, None if args.overlay is None else parse_panels(args.overlay),
+                              args.font, preset.base_dir)
     G = load_generator(args.checkpoint or preset.generator_source(), device=pick_device(args.device),
                        fp16=False if args.fp32 else None)
     player = player_from_preset(preset, G)
@@ -221,7 +225,10 @@ def cmd_render(args: argparse.Namespace) -> int:
         log.warning("%s: %s video is usually named *%s", out, args.format, SUFFIX[args.format])
     writer = VideoWriter(out, args.fps, size, args.format, args.quality)
     log.info("rendering %d frames (%.2f s at %g frames/s, %dx%d, %s) to %s", frames, frames / args.fps, args.fps, *size, args.format, out)
-    result = render(G, player, preset, writer, frames, args.fps, size, fit=args.fit)
+    try:
+        result = render(G, player, preset, writer, frames, args.fps, size, fit=args.fit, overlays=overlays.panels)
+    finally:
+        overlays.close()
     if result.interrupted:
         print(f"stylevj: {result.interrupted}; {out} holds the {result.frames} frames ({result.seconds:.2f} s) rendered so far",
               file=sys.stderr)
@@ -365,6 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fit", choices=("contain", "cover", "stretch"), default="contain")
     p.add_argument("--format", choices=("h264", "prores", "png"), default="h264")
     p.add_argument("--quality", type=int, default=18, help="H.264 CRF: lower is better (18 looks lossless)")
+    p.add_argument("--overlay", metavar="PANELS", help="overlay panels: tensor,gpu or none (default: the preset's)")
+    p.add_argument("--font", metavar="TTF", help="monospace TrueType font for the overlay")
     p.add_argument("--checkpoint", metavar="SOURCE", help="generator to use instead of the preset's")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     p.add_argument("--fp32", action="store_true", help="no fp16 layers even on CUDA")

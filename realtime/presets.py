@@ -417,6 +417,8 @@ def save_preset(preset: Preset, path: str | Path) -> Path:
         replace(spec, file=_relative(preset.resolve(spec.file), path.parent)) if spec.file else spec
         for spec in preset.keyframes
     ))
+    if preset.overlay.font:
+        moved = replace(moved, overlay=replace(preset.overlay, font=_relative(preset.resolve(preset.overlay.font), path.parent)))
     if moved.generator not in ("demo",) and not moved.generator.startswith("arch:"):
         moved = replace(moved, generator=_relative(preset.resolve(preset.generator), path.parent))
     try:
