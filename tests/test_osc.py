@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import signal
@@ -15,7 +14,6 @@ import time
 
 import numpy as np
 import pytest
-import torch
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
@@ -24,7 +22,7 @@ from realtime.control import Controller, Mapping
 from realtime.display import Compositor, HeadlessSurface, choose_sink
 from realtime.errors import StylevjError
 from realtime.models import load_generator
-from realtime.presets import Preset, load_preset, player_from_preset
+from realtime.presets import load_preset, player_from_preset
 from realtime.show import GeneratorWorker, Show
 
 SHOW = """

@@ -13,7 +13,7 @@ from PIL import Image
 
 from realtime.display import Compositor, HeadlessSurface, choose_sink
 from realtime.display.keys import Action, KeyEvent
-from realtime.latent import Keyframe, PathSettings, Player
+from realtime.latent import Keyframe, Player
 from realtime.models import load_generator
 from realtime.presets import default_preset_path, load_preset, player_from_preset
 from realtime.show import GeneratorWorker, Show
