@@ -210,3 +210,13 @@ def test_run_with_cues_follows_the_track_clock(demo, tmp_path):
     finally:
         worker.stop()
         surface.close()
+
+
+def test_prores_render_decodes(tmp_path):
+    out = tmp_path / "edit.mov"
+    result = stylevj("render", "--out", str(out), "--format", "prores", "--fps", "10", "--seconds", "0.5")
+    assert result.returncode == 0, result.stderr
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "prores"
+        assert len([f for f in container.decode(stream)]) == 5
