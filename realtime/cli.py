@@ -266,8 +266,22 @@ def cmd_preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_project(args: argparse.Namespace) -> int:
+    from .projection import ProjectOptions, failure_summary, run_projection
+
+    options = ProjectOptions(
+        out_dir=Path(args.out), steps=args.steps, loss=args.loss, mse_weight=args.mse_weight, video=args.video,
+        align=args.align, vgg_weights=args.vgg_weights, batch=args.batch, seed=args.seed,
+    )
+    outcomes = run_projection(args.images, args.checkpoint, options, device=pick_device(args.device))
+    problem = failure_summary(outcomes)
+    if problem:
+        raise StylevjError(problem)  # the good images are written; this names the others
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import bench_loop, bench_motion, bench_render, format_motion, format_table, run_bench, write_json
+    from .bench import bench_loop, bench_motion, bench_projection, bench_render, format_motion, format_table, run_bench, write_json
 
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     if args.device != "all":
@@ -277,6 +291,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         for device in devices:
             rows += bench_loop(args.loop_source, device, args.seconds, soak=args.soak)
             rows.append(bench_render(args.loop_source, device))
+    if args.projection:
+        rows += bench_projection(devices)
     motion = bench_motion()
     print(format_table(rows))
     print()
@@ -392,6 +408,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     p.set_defaults(func=cmd_preview)
 
+    p = sub.add_parser("project", help="fit photos into W+: a keyframe, a record and a side-by-side PNG per image")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="photos (JPEG, PNG, ...); several run as one batch")
+    p.add_argument("--checkpoint", default="demo", metavar="SOURCE", help=source_help)
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for NAME.safetensors, NAME.json, NAME.png (created)")
+    p.add_argument("--steps", type=int, default=1000, help="optimisation steps (default 1000)")
+    p.add_argument("--loss", choices=("perceptual", "mse", "both"), help="default: both when VGG16 weights are found, else mse")
+    p.add_argument("--mse-weight", type=float, default=1.0, help="weight of the pixel MSE in --loss both")
+    p.add_argument("--vgg-weights", metavar="FILE", help="torchvision's vgg16-397923af.pth (default: torchvision's cache)")
+    p.add_argument("--video", action="store_true", help="also write NAME.mp4 of the optimisation (needs PyAV)")
+    p.add_argument("--align", action="store_true", help="face crop from landmarks when a landmark model is installed, else centre crop")
+    p.add_argument("--batch", type=int, default=8, help="images optimised together (lower it if GPU memory runs out)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the early exploration noise")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    p.set_defaults(func=cmd_project)
+
     p = sub.add_parser("bench", help="measure generator speed here (table + JSON)")
     p.add_argument("--sources", default="demo,arch:ffhq-256,arch:ffhq-1024", help="comma-separated sources")
     p.add_argument("--device", default="all", help="all (CPU and CUDA if present), cpu or cuda")
@@ -400,6 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loop-source", default="demo", help="generator for the full-loop rows (upload, composite, loop)")
     p.add_argument("--soak", type=float, default=0.0, metavar="SECONDS", help="also run the loop this long and report memory at start and end")
     p.add_argument("--no-loop", action="store_true", help="generator rows only (no GL needed)")
+    p.add_argument("--projection", action="store_true", help="also time `stylevj project` steps (demo 256 px, arch:ffhq-1024)")
     p.set_defaults(func=cmd_bench)
     return parser
 

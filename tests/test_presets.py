@@ -138,3 +138,16 @@ def test_preview_bad_preset_is_one_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "realtime.cli", "preview", str(path), "--out", str(tmp_path / "s.png")],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "Traceback" not in result.stderr and "speed must be a number" in result.stderr
+
+
+def test_saved_files_are_readable_by_others_and_keep_their_mode(tmp_path):
+    import os
+    import stat
+
+    from realtime.files import atomic_write
+
+    new = atomic_write(tmp_path / "new.toml", b"a")
+    assert stat.S_IMODE(os.stat(new).st_mode) == 0o644
+    os.chmod(new, 0o600)
+    atomic_write(new, b"b")
+    assert stat.S_IMODE(os.stat(new).st_mode) == 0o600 and new.read_bytes() == b"b"
