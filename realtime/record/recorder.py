@@ -96,11 +96,8 @@ class LiveRecorder:
 
     def _collect(self) -> None:
         index, slots = self._pending.pop(0)
-        width, height = self._size
-        rgba = np.frombuffer(self._buffers[index].read(), dtype=np.uint8).reshape(height, width, 4)
-        rgb = rgba[::-1, :, :3].copy()  # GL rows start at the bottom
-        try:
-            self._queue.put_nowait((rgb, slots))
+        try:  # only the raw copy happens here; flipping and conversion run on the encoder thread
+            self._queue.put_nowait((self._buffers[index].read(), slots))
         except queue.Full:
             self.dropped += slots
             if self.dropped == slots or self.dropped % 100 < slots:
@@ -126,7 +123,9 @@ class LiveRecorder:
         while (item := frames.get()) is not None:
             if self.error:
                 continue
-            rgb, slots = item
+            data, slots = item
+            width, height = self._size
+            rgb = np.frombuffer(data, dtype=np.uint8).reshape(height, width, 4)[::-1, :, :3]  # GL rows start at the bottom
             try:
                 for _ in range(slots):
                     writer.write(rgb)
