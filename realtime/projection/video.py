@@ -14,25 +14,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import StylevjError
 from ..files import atomic_write
+from ..record.encoder import require_av as _require_av
 
 FPS = 30
 MAX_FRAMES = 300  # about 10 s of convergence, whatever the number of steps
 HOLD_SECONDS = 1.0  # the final fit stays on screen this long
 
 
-class VideoError(StylevjError):
-    """The convergence video cannot be made here."""
-
-
 def require_av():
-    """The `av` module, or a VideoError telling how to install it."""
-    try:
-        import av
-    except ImportError:
-        raise VideoError("--video needs PyAV, which is not installed (pip install 'stylevj[video]' or pip install av)") from None
-    return av
+    """The `av` module, or an EncoderError telling how to install it."""
+    return _require_av("--video")
 
 
 def frame_every(steps: int) -> int:

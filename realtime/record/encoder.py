@@ -27,11 +27,12 @@ class EncoderError(StylevjError):
     """The video cannot be written (no PyAV, a bad size, disk full): the message says which."""
 
 
-def _av():
+def require_av(what: str = "writing video"):
+    """The `av` module, or an EncoderError saying how to install it."""
     try:
         import av
     except ImportError:
-        raise EncoderError("writing video needs PyAV: pip install -e '.[video]'") from None
+        raise EncoderError(f"{what} needs PyAV, which is not installed (pip install 'stylevj[video]' or pip install av)") from None
     return av
 
 
@@ -51,7 +52,7 @@ class VideoWriter:
             return
         if fmt == "h264" and (width % 2 or height % 2):
             raise EncoderError(f"H.264 (yuv420p) needs an even size, got {width}x{height}")
-        av = _av()
+        av = require_av()
         rate = Fraction(fps).limit_denominator(1001)
         options = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"} if fmt == "h264" else {}
         try:
@@ -76,7 +77,7 @@ class VideoWriter:
         if self.fmt == "png":
             save_png(np.ascontiguousarray(rgb[..., :3]), self.path / f"frame_{self.frames:06d}.png")
         else:
-            av = _av()
+            av = require_av()
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[..., :3]), format="rgb24")
             frame.pts = self.frames
             try:
