@@ -374,7 +374,10 @@ def test_kill_mid_show_and_resume_restores_every_edit(tmp_path):
                   ("/stylevj/keyframe/remove", 1), ("/stylevj/speed", 0.9), ("/stylevj/alpha", 0.2), ("/stylevj/truncation", 0.65)):
             client.sendto(message(*m), ("127.0.0.1", port))
         edited = _await_state(client, port, lambda s: abs(s["truncation"] - 0.65) < 1e-6)
-        time.sleep(0.5)  # the journal writer runs on its own thread
+        deadline = time.monotonic() + 10  # the journal writer runs on its own thread
+        while "truncation = 0.6499" not in (journal.read_text() if journal.exists() else ""):
+            assert time.monotonic() < deadline, "journal never caught up"
+            time.sleep(0.05)
         first.send_signal(signal.SIGKILL)
         first.wait(10)
         port2 = _free_port()

@@ -18,6 +18,8 @@ from ..presets import Preset, capture, save_preset
 
 log = logging.getLogger(__name__)
 
+MIN_INTERVAL = 0.2  # seconds between writes: a knob turned at 60 Hz is one write per 0.2 s, the last state always lands
+
 
 def default_journal_path() -> Path:
     """$XDG_STATE_HOME/stylevj/journal.toml (~/.local/state/stylevj/journal.toml)."""
@@ -71,10 +73,10 @@ class Journal:
                 self.writes += 1
             except (StylevjError, OSError) as exc:  # a full disk is logged; the show goes on
                 log.error("journal: cannot write %s: %s", self.path, exc)
-            finally:
-                with self._cond:
-                    self._writing = False
-                    self._cond.notify_all()
+            with self._cond:  # let edits pile up (newest wins) for a moment: fewer fsyncs, nothing lost
+                self._cond.wait_for(lambda: self._stop, MIN_INTERVAL)
+                self._writing = False
+                self._cond.notify_all()
 
 
 class _FrozenPlayer:
