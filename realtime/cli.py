@@ -10,11 +10,16 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from . import __version__
 from .errors import StylevjError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .control import Controller
+    from .presets import Preset
 
 log = logging.getLogger("stylevj")
 
@@ -67,13 +72,15 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .control import Journal, default_journal_path
     from .display import Compositor, DisplayError, HeadlessSurface, Window, choose_sink
     from .models import load_generator
+    from .overlay import build_overlays, parse_panels
     from .presets import cue_timeline, default_preset_path, load_preset, player_from_preset
+    from .record.recorder import LiveRecorder
     from .show import GeneratorWorker, Show
 
-    from .control import Controller, Journal, Mapping, default_journal_path
-
+    # Everything a user can get wrong is checked before the model loads or a window opens.
     journal_path = Path(args.journal).expanduser() if args.journal else default_journal_path()
     if args.resume:
         if not journal_path.exists():
@@ -82,12 +89,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         log.info("resuming from %s", journal_path)
     else:
         preset = load_preset(args.preset or default_preset_path())
-    from .overlay import build_overlays, parse_panels
-
+    timeline = cue_timeline(preset) if args.cues else None
+    if args.cues and timeline is None:
+        raise StylevjError("--cues: the preset has no keyframe with 'at = ...'")
+    reply = args.osc_reply or preset.osc.reply
+    reply_to = _host_port(reply) if reply else None
     overlays = build_overlays(preset.overlay, None if args.overlay is None else parse_panels(args.overlay),
-                              args.font, preset.base_dir)  # a bad --overlay or font fails before the model loads
-    source = args.checkpoint or preset.generator_source()
-    G = load_generator(source, device=pick_device(args.device), fp16=False if args.fp32 else None)
+                              args.font, preset.base_dir)
+
+    G = load_generator(args.checkpoint or preset.generator_source(), device=pick_device(args.device),
+                       fp16=False if args.fp32 else None)
     player = player_from_preset(preset, G)
     if args.headless:
         surface = HeadlessSurface(args.size or (G.resolution, G.resolution))
@@ -100,31 +111,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     worker = GeneratorWorker(G, noise_mode=preset.noise)
     controller = journal = show = None
     try:
-        if not args.no_osc:
-            osc = preset.osc
-            reply = args.osc_reply or osc.reply
-            controller = Controller(
-                host=args.osc_host or osc.host, port=args.osc_port or osc.port,
-                allow=args.osc_allow.split(",") if args.osc_allow else list(osc.allow),
-                reply=_host_port(reply) if reply else None,
-                presets_dir=Path(args.presets_dir) if args.presets_dir else preset.base_dir,
-                keyframes_dir=Path(args.keyframes_dir) if args.keyframes_dir else None,
-                mappings=tuple(Mapping(m.address, m.param, m.input, m.output) for m in osc.mappings),
-            ).start()
+        controller = None if args.no_osc else _controller(args, preset, reply_to).start()
         journal = Journal(journal_path)
         sink, why = choose_sink(args.upload, surface.ctx, G.device)
         log.info("upload: %s", why)
-        from .record.recorder import LiveRecorder
-
         recorder = LiveRecorder(Path(args.record_dir).expanduser(), fps=args.record_fps)
         show = Show(player, worker, surface, Compositor(surface.ctx, fit=args.fit), sink, crossfade=args.crossfade,
                     preset=preset, controller=controller, journal=journal, recorder=recorder)
         show.overlays = overlays.panels
+        show.timeline = timeline
         journal.record(preset, player, worker.noise_mode)
-        if args.cues:
-            show.timeline = cue_timeline(preset)
-            if show.timeline is None:
-                raise StylevjError("--cues: the preset has no keyframe with 'at = ...'")
         if not args.headless:
             surface.on_key = show.on_key
         worker.start()
@@ -138,7 +134,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         log.info("%d refreshes (%.1f/s), %d generated frames shown (%.1f/s), %d generator errors",
                  stats.refreshes, stats.refreshes / elapsed, stats.frames_shown, stats.frames_shown / elapsed, worker.errors)
     finally:
-        if show is not None and show.recorder is not None and show.recorder.recording:
+        if show is not None and show.recorder.recording:
             show.recorder.stop()
         if controller is not None:
             controller.stop()
@@ -148,6 +144,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         worker.stop()
         surface.close()
     return 0
+
+
+def _controller(args: argparse.Namespace, preset: "Preset", reply_to: tuple[str, int] | None) -> "Controller":
+    """The OSC controller for `run`: command-line flags over the preset's [osc] settings."""
+    from .control import Controller, Mapping
+
+    osc = preset.osc
+    return Controller(
+        host=args.osc_host or osc.host, port=args.osc_port or osc.port,
+        allow=args.osc_allow.split(",") if args.osc_allow else list(osc.allow), reply=reply_to,
+        presets_dir=Path(args.presets_dir) if args.presets_dir else preset.base_dir,
+        keyframes_dir=Path(args.keyframes_dir) if args.keyframes_dir else None,
+        mappings=tuple(Mapping(m.address, m.param, m.input, m.output) for m in osc.mappings),
+    )
 
 
 def _host_port(text: str) -> tuple[str, int]:
