@@ -134,7 +134,8 @@ def test_contain_letterboxes_a_square_picture_on_a_wide_stage(demo):
 
 def test_stylevj_run_headless_writes_a_snapshot(tmp_path):
     out = tmp_path / "snap.png"
-    result = subprocess.run([sys.executable, "-m", "realtime.cli", "run", "--headless", "--frames", "20", "--snapshot", str(out)],
+    result = subprocess.run([sys.executable, "-m", "realtime.cli", "run", "--headless", "--frames", "20", "--snapshot", str(out),
+                             "--no-osc", "--journal", str(tmp_path / "journal.toml")],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "upload: host copy" in result.stderr
@@ -150,19 +151,21 @@ def test_stylevj_run_with_a_bad_preset_is_one_line(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr and "[path] alpha" in result.stderr
 
 
-def test_interop_upload_without_cuda_is_a_clear_error():
-    result = subprocess.run([sys.executable, "-m", "realtime.cli", "run", "--headless", "--frames", "1", "--upload", "interop"],
+def test_interop_upload_without_cuda_is_a_clear_error(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "realtime.cli", "run", "--headless", "--frames", "1", "--upload", "interop",
+                             "--no-osc", "--journal", str(tmp_path / "journal.toml")],
                             capture_output=True, text=True, timeout=120)
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     assert result.returncode == 2 and "Traceback" not in result.stderr and "interop" in result.stderr
 
 
-def test_stylevj_run_in_a_real_window_and_monitors(xvfb_display):
+def test_stylevj_run_in_a_real_window_and_monitors(xvfb_display, tmp_path):
     env = {**__import__("os").environ, "DISPLAY": xvfb_display}
     monitors = subprocess.run([sys.executable, "-m", "realtime.cli", "monitors"], capture_output=True, text=True, timeout=60, env=env)
     assert monitors.returncode == 0 and "1280x720" in monitors.stdout
-    result = subprocess.run([sys.executable, "-m", "realtime.cli", "run", "--seconds", "1.5", "--size", "640x360"],
+    result = subprocess.run([sys.executable, "-m", "realtime.cli", "run", "--seconds", "1.5", "--size", "640x360",
+                             "--no-osc", "--journal", str(tmp_path / "journal.toml")],
                             capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 0, result.stderr
     assert "window 640x360" in result.stderr and "refreshes" in result.stderr
