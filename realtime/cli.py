@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from . import __version__
+from .bench import DEFAULT_SOURCES
 from .errors import StylevjError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -434,7 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_project)
 
     p = sub.add_parser("bench", help="measure generator speed here (table + JSON)")
-    p.add_argument("--sources", default="demo,arch:ffhq-256,arch:ffhq-1024", help="comma-separated sources")
+    p.add_argument("--sources", default=",".join(DEFAULT_SOURCES), help="comma-separated sources")
     p.add_argument("--device", default="all", help="all (CPU and CUDA if present), cpu or cuda")
     p.add_argument("--seconds", type=float, default=3.0, help="time per row after warm-up")
     p.add_argument("--json", default="stylevj-bench.json", help="where to write the results")

@@ -37,7 +37,6 @@ class Journal:
         self._cond = threading.Condition()
         self._writing = False
         self._stop = False
-        self.writes = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._thread = threading.Thread(target=self._run, name="stylevj-journal", daemon=True)
         self._thread.start()
@@ -70,7 +69,6 @@ class Journal:
                 self._pending, self._writing = None, True
             try:
                 save_preset(capture(preset, player, self.path, self._saved, noise), self.path)
-                self.writes += 1
             except (StylevjError, OSError) as exc:  # a full disk is logged; the show goes on
                 log.error("journal: cannot write %s: %s", self.path, exc)
             with self._cond:  # let edits pile up (newest wins) for a moment: fewer fsyncs, nothing lost

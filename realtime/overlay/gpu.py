@@ -28,6 +28,11 @@ POLL_INTERVAL_S = 0.5
 NVML_TEMPERATURE_GPU = 0  # pynvml.NVML_TEMPERATURE_GPU, fixed by the NVML API
 
 
+def percent(used: int | None, total: int | None) -> float | None:
+    """used / total in percent, or None when either is unknown (or the total is 0)."""
+    return None if used is None or not total else 100.0 * used / total
+
+
 @dataclass(frozen=True)
 class GpuProcess:
     """A process holding a context on a GPU."""
@@ -59,9 +64,7 @@ class GpuSample:
 
     @property
     def memory_percent(self) -> float | None:
-        if self.memory_used is None or not self.memory_total:
-            return None
-        return 100.0 * self.memory_used / self.memory_total
+        return percent(self.memory_used, self.memory_total)
 
 
 @dataclass(frozen=True)
@@ -78,9 +81,7 @@ class HostSample:
 
     @property
     def memory_percent(self) -> float | None:
-        if self.memory_used is None or not self.memory_total:
-            return None
-        return 100.0 * self.memory_used / self.memory_total
+        return percent(self.memory_used, self.memory_total)
 
 
 @dataclass(frozen=True)
@@ -293,7 +294,6 @@ class TelemetryPoller:
         self._thread: threading.Thread | None = None
         self._seen_errors: set[str] = set()
         self.errors = 0
-        self.polls = 0
 
     def start(self) -> TelemetryPoller:
         if self._thread is None:
@@ -328,7 +328,6 @@ class TelemetryPoller:
         """One sample into `latest()`; failures are counted and logged once per message."""
         try:
             self._latest = self._sample()
-            self.polls += 1
         except Exception as exc:  # telemetry is decoration: it never takes the show down
             self.errors += 1
             message = f"{type(exc).__name__}: {exc}"

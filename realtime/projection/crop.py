@@ -12,11 +12,6 @@ from __future__ import annotations
 from PIL import Image
 
 
-def landmark_backends() -> tuple[str, ...]:
-    """Names of the installed landmark models that alignment can use (none are supported yet)."""
-    return ()
-
-
 def centre_crop(img: Image.Image) -> tuple[Image.Image, str]:
     """The largest centred square, and a note when anything was cut."""
     width, height = img.size

@@ -33,7 +33,6 @@ _DONE = object()
 @dataclass
 class RenderResult:
     frames: int
-    planned: int
     seconds: float
     interrupted: str = ""  # why it stopped early, or ""
 
@@ -155,7 +154,7 @@ def render(G, player: Player, preset: Preset, writer: VideoWriter, frames: int, 
         surface.close()
     if failure and not interrupted:
         interrupted = failure[0]
-    return RenderResult(writer.frames, frames, writer.seconds, interrupted)
+    return RenderResult(writer.frames, writer.seconds, interrupted)
 
 
 def output_path(out: str, fmt: str, force: bool) -> Path:

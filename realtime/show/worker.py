@@ -34,7 +34,6 @@ class Frame:
     w: torch.Tensor  # the W+ it shows
     number: int
     slot: int
-    generate_ms: float
 
 
 def to_rgba8(img: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
@@ -159,7 +158,7 @@ class GeneratorWorker:
             img = self.G.synthesis(w.unsqueeze(0), noise_mode=self.noise_mode)
             to_rgba8(img, self._ring[slot])
         self.last_generate_ms = (time.perf_counter() - started) * 1000
-        return Frame(self._ring[slot], event, path_time, w, self.frames_done + 1, slot, self.last_generate_ms)
+        return Frame(self._ring[slot], event, path_time, w, self.frames_done + 1, slot)
 
     def _failed(self, exc: Exception) -> None:
         message = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:200]
