@@ -6,9 +6,12 @@ is the contract in DESIGN.md: z_dim, w_dim, num_ws, resolution, w_avg, mapping()
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
+from .bending import Bend, bends_by_resolution
 from .config import GeneratorConfig
 from .layers import EqualLinear, StyledConv, ToRGB, Upsample2x, normalize_2nd_moment
 
@@ -60,9 +63,10 @@ class SynthesisBlock(nn.Module):
 
     def forward(
         self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor,
-        noise_mode: str, dtype: torch.dtype, channels_last: bool,
+        noise_mode: str, dtype: torch.dtype, channels_last: bool, bend: Bend | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         # ws: [B, num_conv + 1, w_dim]; the ToRGB row is shared with the next block's conv0.
+        # bend: features and the image so far are bent after conv1, before ToRGB (bending.py).
         memory_format = torch.channels_last if channels_last else torch.contiguous_format
         if self.first:
             x = self.const.to(dtype).unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
@@ -71,6 +75,10 @@ class SynthesisBlock(nn.Module):
             x = x.to(dtype=dtype, memory_format=memory_format)
             x = self.conv0(x, ws[:, 0], noise_mode)
             x = self.conv1(x, ws[:, 1], noise_mode)
+        if bend is not None:
+            x, img = bend.apply(x, None if img is None else self.upsample_img(img))  # img: [B, 3, res, res]
+            y = self.torgb(x, ws[:, self.num_conv]).float()
+            return x, y if img is None else y.add_(img)
         y = self.torgb(x, ws[:, self.num_conv]).float()
         img = y if img is None else y.add_(self.upsample_img(img))
         return x, img
@@ -87,14 +95,19 @@ class SynthesisNetwork(nn.Module):
             self.blocks.append(SynthesisBlock(cfg, res, in_ch, out_ch))
             in_ch = out_ch
         self.num_ws = cfg.num_ws
+        self.resolutions = cfg.resolutions
         self.fp16 = False  # set by Generator.set_precision: only ever true on CUDA
         self.channels_last = False
 
-    def forward(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
+    def forward(
+        self, ws: torch.Tensor, noise_mode: str = "const", bend: Bend | Sequence[Bend] | None = None,
+    ) -> torch.Tensor:
+        """`bend`: network bending (models/bending.py) at one or more block resolutions."""
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {', '.join(NOISE_MODES)}, not {noise_mode!r}")
         if ws.ndim != 3 or ws.shape[1] != self.num_ws:
             raise ValueError(f"ws must be [B, {self.num_ws}, w_dim], got {list(ws.shape)}")
+        bends = None if bend is None else bends_by_resolution(bend, self.resolutions)  # None: all neutral
         ws = ws.float()
         x = img = None
         w_idx = 0
@@ -102,7 +115,7 @@ class SynthesisNetwork(nn.Module):
             half = self.fp16 and block.may_use_fp16
             dtype = torch.float16 if half else torch.float32
             x, img = block(x, img, ws[:, w_idx:w_idx + block.num_conv + 1], noise_mode, dtype,
-                           self.channels_last and half)
+                           self.channels_last and half, None if bends is None else bends.get(block.resolution))
             w_idx += block.num_conv
         return img
 
