@@ -1,0 +1,55 @@
+"""Listening: what the music is doing, as numbers the show can move with.
+
+One streaming analyser serves the live show and the offline render alike, so a music video
+moves exactly as the rehearsal did::
+
+    from realtime.audio import AudioAnalyser, AudioListener, DeviceInput, frame_features, read_audio
+
+    # offline (render): the features valid at t = n / fps, no look-ahead
+    clip = read_audio("song.flac")                  # any format PyAV decodes -> mono float32 48 kHz
+    for n, features in enumerate(frame_features(clip, fps=30)):
+        ...                                         # features.level, .onset_count, .beat_phase ...
+
+    # live: a device callback feeds a queue, a thread analyses, the show reads the newest snapshot
+    listener = AudioListener()
+    device = DeviceInput(listener.feed, device="Scarlett")  # needs pip install 'stylevj[audio]'
+    listener.start(); device.start()
+    features = listener.latest()                    # at each display frame, never blocks
+    device.stop(); listener.stop()
+
+Public surface:
+
+- `AudioFeatures` — frozen snapshot: `time`, `level`, `onset`, `onset_pulse`, `onset_count`,
+  `last_onset_time`, `low`, `mid`, `high`, `bpm`, `beat_phase`, `beat_count`, `tempo_source`,
+  `tempo_confidence`, `rms_db`; normalised features are in 0..1.
+- `AnalyserConfig` — every analysis setting (hop, FFT size, bands, gain release, thresholds).
+- `AudioAnalyser` — `process(block) -> AudioFeatures`; `set_bpm(bpm | None)`; `tap(times)`.
+- `read_audio(path) -> AudioClip`; `decode_chunks(path)` streams the same samples.
+- `frame_features(audio, fps, frames=None) -> Iterator[AudioFeatures]` — offline, per video frame.
+- `AudioListener` — `feed(block)`, `start()`, `stop()`, `latest()`, `flush()`, `set_bpm()`, `tap()`.
+- `DeviceInput`, `list_input_devices()`, `find_input_device(spec)` — sounddevice, optional.
+- `TapTempo`, `fit_taps(times)` — collecting taps and turning them into (period, last beat).
+- Errors: `AudioError` (a `StylevjError`), `AudioFileError`, `AudioDeviceError`.
+
+This package imports only `realtime.errors` and third-party packages (numpy, PyAV, and
+sounddevice when live input is used): the show maps features to its commands, never the reverse.
+"""
+
+from .analyser import AudioAnalyser
+from .config import MAX_BLOCK, SAMPLE_RATE, AnalyserConfig
+from .decode import AudioClip, decode_chunks, read_audio
+from .device import DeviceInput, InputDevice, find_input_device, list_input_devices, load_sounddevice
+from .errors import AudioDeviceError, AudioError, AudioFileError
+from .features import AudioFeatures
+from .listener import AudioListener
+from .offline import frame_features
+from .tempo import TapTempo, fit_taps
+from .timing import frames_covering, sample_at
+
+__all__ = [
+    "MAX_BLOCK", "SAMPLE_RATE",
+    "AnalyserConfig", "AudioAnalyser", "AudioClip", "AudioDeviceError", "AudioError", "AudioFeatures",
+    "AudioFileError", "AudioListener", "DeviceInput", "InputDevice", "TapTempo",
+    "decode_chunks", "find_input_device", "fit_taps", "frame_features", "frames_covering",
+    "list_input_devices", "load_sounddevice", "read_audio", "sample_at",
+]

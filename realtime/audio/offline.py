@@ -1,0 +1,64 @@
+"""Offline analysis for renders: the live analyser walked through a file, frame time by frame time.
+
+Frame n of a video at `fps` shows time t = n / fps; its features are those of the streaming
+analyser after it has heard exactly the samples before t (no look-ahead), fed in blocks of at
+most MAX_BLOCK samples as a live device would. Two walks over the same input give identical
+features.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+
+from .analyser import AudioAnalyser
+from .config import MAX_BLOCK, AnalyserConfig
+from .decode import AudioClip
+from .errors import AudioError
+from .features import AudioFeatures
+from .timing import frames_covering, sample_at
+
+
+def frame_features(audio: AudioClip | np.ndarray, fps: float, frames: int | None = None,
+                   config: AnalyserConfig | None = None) -> Iterator[AudioFeatures]:
+    """Yield the features valid at t = n / fps for n = 0, 1, ... (frame 0 has heard nothing).
+
+    `audio` is a clip from `read_audio` or mono float32 samples at the config's rate. `frames`
+    defaults to the frames the audio covers (a render stops at the end of the song); beyond the
+    end the analyser hears silence, so features decay as they would live.
+    """
+    config = config or AnalyserConfig()
+    if isinstance(audio, AudioClip):
+        if audio.sample_rate != config.sample_rate:
+            raise AudioError(f"{audio.path}: clip is at {audio.sample_rate} Hz, the analyser at {config.sample_rate} Hz")
+        samples = audio.samples
+    else:
+        samples = np.asarray(audio, dtype=np.float32)
+        if samples.ndim != 1:
+            raise AudioError(f"audio samples must be mono (1-D), got shape {samples.shape}")
+    if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
+        raise AudioError(f"fps must be a positive number, got {fps!r}")
+    if frames is None:
+        frames = frames_covering(len(samples), fps, config.sample_rate)
+    if frames < 0:
+        raise AudioError(f"frames must be zero or more, got {frames}")
+    return _walk(AudioAnalyser(config), samples, fps, frames)
+
+
+def _walk(analyser: AudioAnalyser, samples: np.ndarray, fps: float, frames: int) -> Iterator[AudioFeatures]:
+    """The generator behind frame_features (kept apart so bad arguments fail at the call)."""
+    rate = analyser.config.sample_rate
+    consumed = 0
+    for n in range(frames):
+        target = sample_at(n, fps, rate)
+        features = analyser.features
+        while consumed < target:
+            end = min(consumed + MAX_BLOCK, target)
+            block = samples[consumed:end]
+            if len(block) < end - consumed:  # past the end of the audio: silence
+                block = np.concatenate([block, np.zeros(end - consumed - len(block), dtype=np.float32)])
+            features = analyser.process(block)
+            consumed = end
+        yield features
