@@ -99,6 +99,24 @@ def test_beat_locks_to_the_kick_not_the_off_beat_hat(bpm):
     assert max(abs(phase_error_ms(f, first, bpm)) for f in late) <= 20.0
 
 
+def test_a_human_drummer_jitter_still_gives_the_tempo():
+    rng = np.random.default_rng(5)
+    beats = beat_times(120, 14.0, 0.3)
+    x = place(14.0, beats + rng.uniform(-0.008, 0.008, beats.size), click(), 0.8) + noise(14.0, 0.01)
+    late = [f for f in run(x) if f.time >= 8.0]
+    assert max(abs(f.bpm - 120.0) for f in late) <= 1.0
+    assert max(abs(phase_error_ms(f, 0.3, 120)) for f in late) <= 20.0
+
+
+def test_the_tempo_follows_a_change():
+    x = np.concatenate([house_loop(120, 10.0, 0.25), house_loop(128, 12.0, 0.0)])  # 128 BPM from 10 s
+    snapshots = run(x)
+    assert abs(next(f for f in snapshots if f.time >= 9.9).bpm - 120.0) <= 1.0
+    late = [f for f in snapshots if f.time >= 16.0]
+    assert max(abs(f.bpm - 128.0) for f in late) <= 1.0
+    assert max(abs(phase_error_ms(f, 10.0, 128)) for f in late) <= 20.0
+
+
 def test_no_tempo_before_warmup_nor_in_silence():
     snapshots = run(np.zeros(10 * SR, np.float32))
     assert snapshots[-1].bpm is None and snapshots[-1].tempo_source == "none"

@@ -24,8 +24,10 @@ Public surface:
   `tempo_confidence`, `rms_db`; normalised features are in 0..1.
 - `AnalyserConfig` — every analysis setting (hop, FFT size, bands, gain release, thresholds).
 - `AudioAnalyser` — `process(block) -> AudioFeatures`; `set_bpm(bpm | None)`; `tap(times)`.
-- `read_audio(path) -> AudioClip`; `decode_chunks(path)` streams the same samples.
-- `frame_features(audio, fps, frames=None) -> Iterator[AudioFeatures]` — offline, per video frame.
+- `read_audio(path) -> AudioClip` (`.samples`, `.sample_rate`, `.duration`, `.frame_count(fps)`);
+  `decode_chunks(path)` streams the same samples.
+- `frame_features(audio, fps, frames=None) -> Iterator[AudioFeatures]` — offline, per video frame;
+  `sample_at(n, fps, rate)` and `frames_covering(samples, fps, rate)` do the frame-time maths.
 - `AudioListener` — `feed(block)`, `start()`, `stop()`, `latest()`, `flush()`, `set_bpm()`, `tap()`.
 - `DeviceInput`, `list_input_devices()`, `find_input_device(spec)` — sounddevice, optional.
 - `TapTempo`, `fit_taps(times)` — collecting taps and turning them into (period, last beat).

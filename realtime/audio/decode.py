@@ -73,6 +73,8 @@ def decode_chunks(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> It
         raise AudioFileError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
     try:
         container = av.open(str(path), mode="r")
+    except PermissionError:
+        raise AudioFileError(f"{path}: cannot be opened (permission denied)") from None
     except (OSError, av.FFmpegError) as exc:
         raise AudioFileError(f"{path}: not an audio file PyAV can read ({_reason(exc)})") from None
     with container:

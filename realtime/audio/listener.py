@@ -18,6 +18,7 @@ import numpy as np
 
 from .analyser import AudioAnalyser
 from .config import AnalyserConfig
+from .errors import AudioError
 from .features import AudioFeatures
 from .tempo import TapTempo, check_bpm, fit_taps
 
@@ -119,12 +120,18 @@ class AudioListener:
 
         Returns the tempo the taps so far give, or None after a first tap. The taps are mapped
         to the stream clock on the analysis thread, using the arrival time of the newest block.
-        Raises AudioError when the taps give a tempo outside 20..400 BPM.
+        Raises AudioError when the taps give a tempo outside 20..400 BPM (the next taps then
+        count from this one).
         """
-        taps = self._taps.tap(time.monotonic() if at is None else at)
+        at = time.monotonic() if at is None else at
+        taps = self._taps.tap(at)
         if len(taps) < 2:
             return None
-        period, _ = fit_taps(taps)
+        try:
+            period, _ = fit_taps(taps)
+        except AudioError:
+            self._taps.restart(at)  # a bounce or a stray tap: count from this one
+            raise
         self._commands.put(lambda: self._analyser.tap([self._stream_time(t) for t in taps]))
         return 60.0 / period
 

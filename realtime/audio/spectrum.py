@@ -1,4 +1,4 @@
-"""One analysis frame: the newest `window` samples in, loudness, band energies and flux out."""
+"""One analysis frame: the newest samples in; level, spectral flux and band energies out."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ class SpectralFrame:
     rms: float
     """Root mean square of the frame's samples (a full-scale sine: 0.707)."""
     flux: float
-    """Spectral flux: mean rise of the magnitude spectrum over the previous frame's (taken as the
-    maximum of each bin and its two neighbours), in
-    amplitude units (a sine of amplitude A shows a peak bin of about A)."""
+    """Spectral flux: the mean rise of the magnitude spectrum over the previous frame's (each bin
+    compared with the largest of its previous self and two neighbours), in amplitude units (a
+    sine of amplitude A shows a peak bin of about A)."""
     low_flux: float
     """The same rise, within the low band only: where the kick and the bass hit, which is
     where a listener puts the beat."""
@@ -45,7 +45,8 @@ class SpectralAnalyser:
         self._band_window = _hann(m)
         # Parseval: twice the one-sided power over M * sum(w^2) is the mean square of the signal
         self._power_scale = 2.0 / (m * float(np.square(self._band_window, dtype=np.float64).sum()))
-        self._band_masks = [_band_mask(m, config.sample_rate, band) for band in (config.low_band, config.mid_band, config.high_band)]
+        bands = (config.low_band, config.mid_band, config.high_band)
+        self._band_masks = [_band_mask(m, config.sample_rate, band) for band in bands]
         self._previous: np.ndarray | None = None
 
     def analyse(self, history: np.ndarray) -> SpectralFrame:
@@ -56,7 +57,7 @@ class SpectralAnalyser:
         if self._previous is None:
             flux = low_flux = 0.0  # nothing to compare with: the first frame is not an onset
         else:
-            rise = np.maximum(magnitude - self._previous, 0.0)  # previous: max over 3 bins, below
+            rise = np.maximum(magnitude - self._previous, 0.0)
             flux = float(rise.mean())
             low_flux = float(rise[self._flux_low].mean())
         # compare with the previous frame's maximum over neighbouring bins (as in Böck's

@@ -163,6 +163,10 @@ class TapTempo:
         self._taps = (self._taps + [at])[-TAP_KEEP:]
         return list(self._taps)
 
+    def restart(self, at: float) -> None:
+        """Forget every tap but one at `at` (after taps that made no tempo)."""
+        self._taps = [at]
+
 
 class TempoTracker:
     """Follows the tempo frame by frame and runs the beat clock.

@@ -7,8 +7,9 @@ from fractions import Fraction
 
 
 def frame_rate(fps: float) -> Fraction:
-    """`fps` as the nearest fraction with a denominator up to 1001 (29.97 -> 30000/1001), so
-    frame times never drift with accumulated rounding."""
+    """`fps` as the nearest fraction with a denominator up to 1001, as the video writer reads it
+    (30000/1001 stays NTSC, 29.97 is 2997/100), so audio and video frame times agree exactly and
+    never drift with accumulated rounding."""
     return Fraction(fps).limit_denominator(1001)
 
 
