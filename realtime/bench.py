@@ -2,7 +2,8 @@
 
 Measured, never asserted: tests do not time things. Each row runs a part for a while after a
 warm-up and reports the median frame time (CUDA timings synchronise per frame, so they include
-the whole kernel queue). Later parts of the show add their own rows.
+the whole kernel queue): generator, upload, composite, overlay, the paced loop (alone, while
+recording, and a long soak), OSC to applied, render, projection.
 """
 
 from __future__ import annotations
@@ -109,7 +110,8 @@ def _turn_deg(a: torch.Tensor, b: torch.Tensor) -> float:
 def bench_motion(frames_per_loop: int = 600) -> list[MotionRow]:
     """How the default show moves: turns at keyframes and evenness of steps, per spline."""
     from .latent import ArcLength, CatmullRomPath, LinearPath
-    from .presets import default_preset_path, load_keyframes, load_preset
+    from .presets import default_preset_path, load_preset
+    from .show import load_keyframes
 
     G = load_generator("demo")
     points = torch.stack([kf.w for kf in load_keyframes(load_preset(default_preset_path()), G)]).double()
@@ -153,23 +155,25 @@ def gpu_mb(device: torch.device) -> float | None:
 
 
 def bench_loop(source: str, device: str, seconds: float, size: tuple[int, int] = (1920, 1080), soak: float = 0.0) -> list[Row]:
-    """The whole show, headless at `size`: upload paths, compositing, and the paced loop.
+    """The whole show, headless at `size`: upload paths, compositing, overlay, and the paced loop.
 
-    Rows: upload (each available path), composite, loop (refreshes/s at a 60 Hz pace, late
-    refreshes = intervals over 1.5 periods), and with soak > 0 a long run's memory at start/end.
+    Rows: upload (each available path), composite, overlay (steady and re-printing), loop
+    (refreshes/s at a 60 Hz pace, late refreshes = intervals over 1.5 periods), loop while
+    recording, with soak > 0 a long run's memory at start/end, and OSC message to applied.
     """
     from .display import Compositor, HeadlessSurface, choose_sink
-    from .presets import default_preset_path, load_preset, player_from_preset
+    from .images import to_pixels
+    from .presets import default_preset_path, load_preset
     from .record.recorder import LiveRecorder
-    from .show import GeneratorWorker, Show, to_rgba8
+    from .session import ShowSession, build_show
 
     G = load_generator(source, device=device)
     surface = HeadlessSurface(size)
     rows: list[Row] = []
     try:
         ctx = surface.ctx
-        frame = to_rgba8(G.synthesis(G.mapping(torch.randn(1, G.z_dim).to(G.device))),
-                         torch.full((G.resolution, G.resolution, 4), 255, dtype=torch.uint8, device=G.device))
+        frame = to_pixels(G.synthesis(G.mapping(torch.randn(1, G.z_dim).to(G.device))),
+                          torch.full((G.resolution, G.resolution, 4), 255, dtype=torch.uint8, device=G.device))
         for mode in ("host", "interop"):
             try:
                 sink, why = choose_sink(mode, ctx, G.device)
@@ -182,62 +186,112 @@ def bench_loop(source: str, device: str, seconds: float, size: tuple[int, int] =
                 compositor = Compositor(ctx, fit="contain")
                 times = _time_frames(lambda: (compositor.draw(surface, sink.current), ctx.finish()), G.device, min(seconds, 2.0))
                 rows.append(_row("composite", source, G, f"{size[0]}x{size[1]}", times, "contain, no overlay"))
-                from .overlay.bench import bench_overlay
                 rows += bench_overlay(surface, compositor, sink.current, source, G, min(seconds, 2.0), rows[-1].ms_per_frame)
             sink.release()
 
-        player = player_from_preset(load_preset(default_preset_path()), G)
-        sink, why = choose_sink("auto", ctx, G.device)
-        worker = GeneratorWorker(G).start()
-        show = Show(player, worker, surface, Compositor(ctx, fit="contain"), sink)
+        record_dir = Path(tempfile.mkdtemp(prefix="stylevj-bench-"))
+        show = build_show(G, load_preset(default_preset_path()), surface, recorder=LiveRecorder(record_dir, fps=30))
         try:
-            show.wait_for_first_frame()
-            record_dir = Path(tempfile.mkdtemp(prefix="stylevj-bench-"))
-            show.recorder = LiveRecorder(record_dir, fps=30)
-            for label, duration in (("loop", seconds), ("loop+record", seconds), ("soak", soak)):
-                if duration <= 0:
-                    continue
-                if label == "loop+record":
-                    show.start_recording("bench")
-                rss0, gpu0 = host_rss_mb(), gpu_mb(G.device)
-                intervals: list[float] = []
-                late, shown0 = 0, show.stats.frames_shown
-                period = 1 / 60
-                start = previous = time.perf_counter()
-                while previous - start < duration:
-                    show.step()
-                    ctx.finish()
-                    time.sleep(max(0.0, period - (time.perf_counter() - previous)))
-                    now = time.perf_counter()
-                    intervals.append((now - previous) * 1000)
-                    late += (now - previous) > 1.5 * period
-                    previous = now
-                elapsed = time.perf_counter() - start
-                fps = (show.stats.frames_shown - shown0) / elapsed
-                note = f"{len(intervals) / elapsed:.1f} refreshes/s, {late} late, generated {fps:.1f} frames/s shown, upload {why.split(':')[0]}"
-                if label == "loop+record":
-                    note += f", recording 30 frames/s: {show.recorder.dropped} dropped"
-                    show.stop_recording()
-                    shutil.rmtree(record_dir, ignore_errors=True)
-                if label == "soak":
-                    gpu = "" if gpu0 is None else f", GPU {gpu0:.0f} -> {gpu_mb(G.device):.0f} MB"
-                    note = f"host RSS {rss0:.0f} -> {host_rss_mb():.0f} MB{gpu}; {note}"
-                rows.append(Row(label, source, str(G.device), "fp16" if G.uses_fp16 else "fp32", 1, len(intervals),
-                                round(statistics.median(intervals), 3), round(min(intervals), 3),
-                                round(len(intervals) / elapsed, 2), note))
-            rows.append(_osc_latency(show, source, G))
+            with ShowSession(show, close_surface=False):
+                show.wait_for_first_frame()
+                for label, duration in (("loop", seconds), ("loop+record", seconds), ("soak", soak)):
+                    if duration > 0:
+                        rows.append(_paced_loop(show, label, duration, source, G))
+                rows.append(_osc_latency(show, source, G))
         finally:
-            worker.stop()
+            shutil.rmtree(record_dir, ignore_errors=True)
     finally:
         surface.close()
     return rows
 
 
+def _paced_loop(show, label: str, duration: float, source: str, G) -> Row:
+    """Step the show at a 60 Hz pace for `duration` seconds; one row (recording for 'loop+record')."""
+    from .show.commands import StartRecording, StopRecording
+
+    if label == "loop+record":
+        show.submit(StartRecording("bench"))
+    rss0, gpu0 = host_rss_mb(), gpu_mb(G.device)
+    intervals: list[float] = []
+    late, shown0 = 0, show.stats.frames_shown
+    period = 1 / 60
+    start = previous = time.perf_counter()
+    while previous - start < duration:
+        show.step()
+        show.surface.ctx.finish()
+        time.sleep(max(0.0, period - (time.perf_counter() - previous)))
+        now = time.perf_counter()
+        intervals.append((now - previous) * 1000)
+        late += (now - previous) > 1.5 * period
+        previous = now
+    elapsed = time.perf_counter() - start
+    fps = (show.stats.frames_shown - shown0) / elapsed
+    note = f"{len(intervals) / elapsed:.1f} refreshes/s, {late} late, generated {fps:.1f} frames/s shown, upload {show.sink.kind}"
+    if label == "loop+record":
+        note += f", recording 30 frames/s: {show.recorder.dropped} dropped"
+        show.submit(StopRecording())
+        show.step()
+    if label == "soak":
+        gpu = "" if gpu0 is None else f", GPU {gpu0:.0f} -> {gpu_mb(G.device):.0f} MB"
+        note = f"host RSS {rss0:.0f} -> {host_rss_mb():.0f} MB{gpu}; {note}"
+    return Row(label, source, str(G.device), "fp16" if G.uses_fp16 else "fp32", 1, len(intervals),
+               round(statistics.median(intervals), 3), round(min(intervals), 3), round(len(intervals) / elapsed, 2), note)
+
+
+def bench_overlay(surface, compositor, image, source: str, G, seconds: float, composite_ms: float) -> list[Row]:
+    """The overlay's cost per frame: the whole composite (picture + both panels), to compare
+    with the `composite` row. `comp+overlay` is a steady frame (the panels' text unchanged, each
+    panel one cached quad); `comp+ovl+print` re-prints the W+ every frame (what one frame in six
+    costs at 10 Hz on 60 Hz). The GPU panel reads a running telemetry poller, as in a show."""
+    from .overlay import PANELS, build_overlays
+    from .presets import OverlaySettings
+
+    size = f"{surface.size[0]}x{surface.size[1]}"
+    try:
+        overlays = build_overlays(OverlaySettings(), panels=PANELS)
+    except StylevjError as exc:
+        return [Row("comp+overlay", source, str(G.device), size, 1, 0, 0.0, 0.0, 0.0, str(exc)[:80])]
+    ctx = surface.ctx
+    tensor = overlays.panel("tensor")
+    with torch.inference_mode():
+        ws = [G.mapping(torch.randn(1, G.z_dim, device=G.device), truncation_psi=0.7)[0] for _ in range(2)]
+    count = [0]
+
+    def steady() -> None:
+        compositor.draw(surface, image, overlays=overlays.panels)
+        ctx.finish()
+
+    def printing() -> None:
+        count[0] += 1
+        tensor.update(ws[count[0] % 2], float(count[0]))
+        steady()
+
+    overlays.poller.start()
+    try:
+        tensor.update(ws[0], 0.0)
+        steady()  # builds the atlases
+        deadline = time.perf_counter() + 2.0
+        while overlays.poller.latest() is None and time.perf_counter() < deadline:
+            time.sleep(0.01)
+        rows = []
+        for part, step, what in (("comp+overlay", steady, "tensor+gpu panels, text unchanged"),
+                                 ("comp+ovl+print", printing, "W+ printed and laid out every frame")):
+            row = _row(part, source, G, size, _time_frames(step, G.device, seconds), what)
+            row.note = f"overlay {row.ms_per_frame - composite_ms:+.2f} ms over composite; {what}"
+            rows.append(row)
+        return rows
+    finally:
+        overlays.close()
+        for panel in overlays.panels:
+            panel.release()
+
+
 def bench_render(source: str, device: str, frames: int = 60, fps: float = 30.0) -> Row:
     """Offline render speed: frames/s of `stylevj render` (generate, draw, encode H.264) at the generator's size."""
-    from .presets import default_preset_path, load_preset, player_from_preset
+    from .presets import default_preset_path, load_preset
     from .record import VideoWriter
     from .record.render import render
+    from .show import player_from_preset
 
     G = load_generator(source, device=device)
     preset = load_preset(default_preset_path())
@@ -259,10 +313,9 @@ def _osc_latency(show, source: str, G, trials: int = 30) -> Row:
 
     from pythonosc.osc_message_builder import OscMessageBuilder
 
-    from .control import Controller
+    from .control import OscServer
 
-    controller = Controller(port=0).start()
-    show.controller = controller
+    osc = OscServer(show.submit, show.board, port=0).start()
     frames: list[float] = []
     try:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
@@ -271,7 +324,7 @@ def _osc_latency(show, source: str, G, trials: int = 30) -> Row:
                 builder = OscMessageBuilder(address="/stylevj/truncation")
                 builder.add_arg(value)
                 start = show.stats.refreshes
-                client.sendto(builder.build().dgram, controller.address)
+                client.sendto(builder.build().dgram, osc.address)
                 deadline = time.perf_counter() + 1.0
                 while abs(show.player.truncation - value) > 1e-4 and time.perf_counter() < deadline:
                     tick = time.perf_counter()
@@ -280,8 +333,7 @@ def _osc_latency(show, source: str, G, trials: int = 30) -> Row:
                     time.sleep(max(0.0, 1 / 60 - (time.perf_counter() - tick)))
                 frames.append(float(show.stats.refreshes - start))
     finally:
-        show.controller = None
-        controller.stop()
+        osc.stop()
     median = statistics.median(frames)
     return Row("osc->applied", source, str(G.device), "frames", 1, len(frames), median, min(frames), 0.0,
                f"display refreshes from send to applied (max {max(frames):.0f}); ms columns are frames here")

@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 
 from . import __version__
 from .bench import DEFAULT_SOURCES
+from .display import SINK_MODES, Fit
 from .errors import StylevjError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .control import Controller
-    from .presets import Preset
+from .models import NOISE_MODES
+from .projection import LOSSES
+from .record.encoder import FORMATS
 
 log = logging.getLogger("stylevj")
 
@@ -39,7 +39,7 @@ def cmd_still(args: argparse.Namespace) -> int:
     from .models import load_generator
     from .models.seeds import z_from_seed
 
-    G = load_generator(args.checkpoint, device=pick_device(args.device), fp16=False if args.fp32 else None)
+    G = load_generator(args.checkpoint or "demo", device=pick_device(args.device), fp16=False if args.fp32 else None)
     with torch.inference_mode():
         ws = G.mapping(z_from_seed(args.seed, G.z_dim, G.device), truncation_psi=args.psi)
         img = G.synthesis(ws, noise_mode=args.noise)[0]
@@ -73,99 +73,20 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .control import Journal, default_journal_path
-    from .display import Compositor, DisplayError, HeadlessSurface, Window, choose_sink
-    from .models import load_generator
-    from .overlay import build_overlays, parse_panels
-    from .presets import cue_timeline, default_preset_path, load_preset, player_from_preset
-    from .record.recorder import LiveRecorder
-    from .show import GeneratorWorker, Show
+    from .control import default_journal_path
+    from .session import RunOptions, run_show
 
-    # Everything a user can get wrong is checked before the model loads or a window opens.
-    journal_path = Path(args.journal).expanduser() if args.journal else default_journal_path()
-    if args.resume:
-        if not journal_path.exists():
-            raise StylevjError(f"{journal_path}: no journal to resume from (run a show first, or give --journal)")
-        preset = load_preset(journal_path)
-        log.info("resuming from %s", journal_path)
-    else:
-        preset = load_preset(args.preset or default_preset_path())
-    timeline = cue_timeline(preset) if args.cues else None
-    if args.cues and timeline is None:
-        raise StylevjError("--cues: the preset has no keyframe with 'at = ...'")
-    reply = args.osc_reply or preset.osc.reply
-    reply_to = _host_port(reply) if reply else None
-    overlays = build_overlays(preset.overlay, None if args.overlay is None else parse_panels(args.overlay),
-                              args.font, preset.base_dir)
-
-    G = load_generator(args.checkpoint or preset.generator_source(), device=pick_device(args.device),
-                       fp16=False if args.fp32 else None)
-    player = player_from_preset(preset, G)
-    if args.headless:
-        surface = HeadlessSurface(args.size or (G.resolution, G.resolution))
-    else:
-        monitor = int(args.monitor) if args.monitor and args.monitor.isdigit() else args.monitor
-        try:
-            surface = Window(args.size or (1280, 720), fullscreen=args.fullscreen, monitor=monitor)
-        except DisplayError as exc:
-            raise DisplayError(f"{exc} (no screen? add --headless to render offscreen)") from None
-    worker = GeneratorWorker(G, noise_mode=preset.noise)
-    controller = journal = show = None
-    try:
-        controller = None if args.no_osc else _controller(args, preset, reply_to).start()
-        journal = Journal(journal_path)
-        sink, why = choose_sink(args.upload, surface.ctx, G.device)
-        log.info("upload: %s", why)
-        recorder = LiveRecorder(Path(args.record_dir).expanduser(), fps=args.record_fps)
-        show = Show(player, worker, surface, Compositor(surface.ctx, fit=args.fit), sink, crossfade=args.crossfade,
-                    preset=preset, controller=controller, journal=journal, recorder=recorder)
-        show.overlays = overlays.panels
-        show.timeline = timeline
-        journal.record(preset, player, worker.noise_mode)
-        if not args.headless:
-            surface.on_key = show.on_key
-        worker.start()
-        if args.headless:
-            show.wait_for_first_frame()
-        stats = show.run(frames=args.frames, seconds=args.seconds, pace_hz=60 if args.headless else None)
-        if args.snapshot:
-            show.request_snapshot(args.snapshot)
-            show.step()
-        elapsed = max(show.clock() - stats.started, 1e-9)
-        log.info("%d refreshes (%.1f/s), %d generated frames shown (%.1f/s), %d generator errors",
-                 stats.refreshes, stats.refreshes / elapsed, stats.frames_shown, stats.frames_shown / elapsed, worker.errors)
-    finally:
-        if show is not None and show.recorder.recording:
-            show.recorder.stop()
-        if controller is not None:
-            controller.stop()
-        if journal is not None:
-            journal.stop()
-        overlays.close()
-        worker.stop()
-        surface.close()
+    run_show(RunOptions(
+        preset=args.preset, checkpoint=args.checkpoint, device=pick_device(args.device), fp32=args.fp32,
+        headless=args.headless, fullscreen=args.fullscreen, monitor=args.monitor, size=args.size, fit=args.fit,
+        crossfade=args.crossfade, upload=args.upload, seconds=args.seconds, frames=args.frames, snapshot=args.snapshot,
+        overlay=args.overlay, font=args.font, osc=not args.no_osc, osc_host=args.osc_host, osc_port=args.osc_port,
+        osc_allow=tuple(args.osc_allow.split(",")) if args.osc_allow else (), osc_reply=args.osc_reply,
+        presets_dir=args.presets_dir, keyframes_dir=args.keyframes_dir,
+        journal=Path(args.journal).expanduser() if args.journal else default_journal_path(), resume=args.resume,
+        cues=args.cues, record_dir=args.record_dir, record_fps=args.record_fps,
+    ))
     return 0
-
-
-def _controller(args: argparse.Namespace, preset: "Preset", reply_to: tuple[str, int] | None) -> "Controller":
-    """The OSC controller for `run`: command-line flags over the preset's [osc] settings."""
-    from .control import Controller, Mapping
-
-    osc = preset.osc
-    return Controller(
-        host=args.osc_host or osc.host, port=args.osc_port or osc.port,
-        allow=args.osc_allow.split(",") if args.osc_allow else list(osc.allow), reply=reply_to,
-        presets_dir=Path(args.presets_dir) if args.presets_dir else preset.base_dir,
-        keyframes_dir=Path(args.keyframes_dir) if args.keyframes_dir else None,
-        mappings=tuple(Mapping(m.address, m.param, m.input, m.output) for m in osc.mappings),
-    )
-
-
-def _host_port(text: str) -> tuple[str, int]:
-    host, _, port = text.rpartition(":")
-    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise StylevjError(f"'{text}' is not host:port (e.g. 127.0.0.1:9001)")
-    return host, int(port)
 
 
 def cmd_osc(args: argparse.Namespace) -> int:
@@ -211,11 +132,11 @@ def _osc_value(text: str) -> object:
 
 def cmd_render(args: argparse.Namespace) -> int:
     from .models import load_generator
-    from .presets import default_preset_path, load_preset, player_from_preset
+    from .overlay import build_overlays, parse_panels
+    from .presets import default_preset_path, load_preset
     from .record.encoder import SUFFIX, VideoWriter
     from .record.render import loop_frames, output_path, render
-
-    from .overlay import build_overlays, parse_panels
+    from .show import player_from_preset
 
     preset = load_preset(args.preset or default_preset_path())
     out = output_path(args.out, args.format, args.force)
@@ -265,13 +186,14 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
     from .images import save_png
     from .models import load_generator
-    from .presets import default_preset_path, load_preset, player_from_preset
+    from .presets import default_preset_path, load_preset
     from .preview import contact_sheet
+    from .show import player_from_preset
 
     preset = load_preset(args.preset or default_preset_path())
     G = load_generator(preset.generator_source(), device=pick_device(args.device))
     player = player_from_preset(preset, G)
-    sheet = contact_sheet(G, player, preset.noise, per_segment=args.per_segment, columns=args.columns, thumb=args.thumb)
+    sheet = contact_sheet(G, player, preset.generator.noise, per_segment=args.per_segment, columns=args.columns, thumb=args.thumb)
     out = save_png(np.asarray(sheet), args.out)
     log.info("wrote %s (%d keyframes, %d per segment)", out, len(player.keyframes), args.per_segment)
     return 0
@@ -282,9 +204,9 @@ def cmd_project(args: argparse.Namespace) -> int:
 
     options = ProjectOptions(
         out_dir=Path(args.out), steps=args.steps, loss=args.loss, mse_weight=args.mse_weight, video=args.video,
-        align=args.align, vgg_weights=args.vgg_weights, batch=args.batch, seed=args.seed,
+        vgg_weights=args.vgg_weights, batch=args.batch, seed=args.seed,
     )
-    outcomes = run_projection(args.images, args.checkpoint, options, device=pick_device(args.device))
+    outcomes = run_projection(args.images, args.checkpoint or "demo", options, device=pick_device(args.device))
     problem = failure_summary(outcomes)
     if problem:
         raise StylevjError(problem)  # the good images are written; this names the others
@@ -315,10 +237,67 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _psi(text: str) -> float:
-    value = float(text)
+    value = _number(text)
     if not -2.0 <= value <= 2.0:
         raise argparse.ArgumentTypeError(f"truncation psi must be within [-2, 2], got {text}")
     return value
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = _number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port must be within [0, 65535], got {text}")
+    return value
+
+
+SOURCE_HELP = "generator: a .pkl/.pt/.safetensors file, 'demo' (built in) or 'arch:ffhq-1024' (random weights)"
+
+
+def _parents() -> dict[str, argparse.ArgumentParser]:
+    """Options several commands share, defined once."""
+    device = argparse.ArgumentParser(add_help=False)
+    device.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    generator = argparse.ArgumentParser(add_help=False, parents=[device])
+    generator.add_argument("--checkpoint", metavar="SOURCE", help=SOURCE_HELP + " (default: the preset's, or demo)")
+    generator.add_argument("--fp32", action="store_true", help="no fp16 layers even on CUDA")
+    preset = argparse.ArgumentParser(add_help=False)
+    preset.add_argument("preset", nargs="?", help="preset TOML (default: the built-in default show)")
+    look = argparse.ArgumentParser(add_help=False)
+    look.add_argument("--fit", choices=[f.value for f in Fit], default="contain", help="how the picture keeps its aspect")
+    look.add_argument("--overlay", metavar="PANELS", help="overlay panels shown at start: tensor,gpu or none "
+                      "(default: the preset's [overlay] flags); O hides and shows them")
+    look.add_argument("--font", metavar="TTF", help="monospace TrueType font for the overlay (default: DejaVu Sans Mono from matplotlib)")
+    return {"device": device, "generator": generator, "preset": preset, "look": look}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -327,43 +306,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    shared = _parents()
+    generator, preset, look = shared["generator"], shared["preset"], shared["look"]
 
-    source_help = "generator: a .pkl/.pt/.safetensors file, 'demo' (built in) or 'arch:ffhq-1024' (random weights)"
-    p = sub.add_parser("still", help="render one picture from a seed")
-    p.add_argument("--checkpoint", default="demo", metavar="SOURCE", help=source_help)
+    p = sub.add_parser("still", parents=[generator], help="render one picture from a seed")
     p.add_argument("--seed", type=int, required=True, help="latent seed (same z as NVIDIA's generate.py)")
     p.add_argument("--psi", type=_psi, default=1.0, help="truncation toward w_avg (1 = none, 0.7 typical)")
-    p.add_argument("--noise", choices=("const", "random", "none"), default="const", help="noise inputs")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
-    p.add_argument("--fp32", action="store_true", help="no fp16 layers even on CUDA")
+    p.add_argument("--noise", choices=NOISE_MODES, default="const", help="noise inputs")
     p.add_argument("--out", required=True, help="PNG file to write")
     p.set_defaults(func=cmd_still)
 
     p = sub.add_parser("convert", help="write any supported checkpoint as stylevj .safetensors")
-    p.add_argument("source", help=source_help)
+    p.add_argument("source", help=SOURCE_HELP)
     p.add_argument("out", help=".safetensors file to write")
     p.add_argument("--force", action="store_true", help="replace OUT if it exists")
     p.set_defaults(func=cmd_convert)
 
-    p = sub.add_parser("run", help="play a show on screen (or headless)")
-    p.add_argument("preset", nargs="?", help="preset TOML (default: the built-in default show)")
-    p.add_argument("--checkpoint", metavar="SOURCE", help="generator to use instead of the preset's")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
-    p.add_argument("--fp32", action="store_true", help="no fp16 layers even on CUDA")
+    p = sub.add_parser("run", parents=[preset, generator, look], help="play a show on screen (or headless)")
     p.add_argument("--fullscreen", action="store_true", help="start fullscreen (F toggles)")
     p.add_argument("--monitor", help="monitor index or name for fullscreen (see 'stylevj monitors')")
     p.add_argument("--size", type=_size, help="window or headless size WxH (default 1280x720; headless: the generator's)")
-    p.add_argument("--fit", choices=("contain", "cover", "stretch"), default="contain", help="how the picture keeps its aspect")
     p.add_argument("--crossfade", action="store_true", help="cross-fade between generated frames when the generator is slower than the display")
-    p.add_argument("--upload", choices=("auto", "interop", "host"), default="auto", help="frame upload path (the log says which runs)")
+    p.add_argument("--upload", choices=SINK_MODES, default="auto", help="frame upload path (the log says which runs)")
     p.add_argument("--headless", action="store_true", help="no window: render offscreen (EGL)")
-    p.add_argument("--seconds", type=float, help="stop after this long")
-    p.add_argument("--frames", type=int, help="stop after this many display refreshes")
+    p.add_argument("--seconds", type=_positive, help="stop after this long")
+    p.add_argument("--frames", type=_count, help="stop after this many display refreshes")
     p.add_argument("--snapshot", metavar="PNG", help="save the last frame shown")
-    p.add_argument("--overlay", metavar="PANELS", help="overlay panels shown at start: tensor,gpu or none "
-                   "(default: the preset's [overlay] flags); O hides and shows them")
-    p.add_argument("--font", metavar="TTF", help="monospace TrueType font for the overlay (default: DejaVu Sans Mono from matplotlib)")
-    p.add_argument("--osc-port", type=int, help="OSC UDP port (default: the preset's, 9000)")
+    p.add_argument("--osc-port", type=_port, help="OSC UDP port (default: the preset's, 9000)")
     p.add_argument("--osc-host", help="listen address (default 127.0.0.1; a LAN address needs --osc-allow)")
     p.add_argument("--osc-allow", metavar="CIDR,...", help="senders allowed, e.g. 192.168.1.0/24")
     p.add_argument("--osc-reply", metavar="HOST:PORT", help="send feedback here (TouchDesigner's OSC In)")
@@ -374,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="restore the show from the journal after a crash or restart")
     p.add_argument("--cues", action="store_true", help="follow the keyframes' cue times (at = ...) from the start")
     p.add_argument("--record-dir", default="recordings", help="where key R and OSC record/start write videos")
-    p.add_argument("--record-fps", type=float, default=30.0, help="frame rate of live recordings (wall clock)")
+    p.add_argument("--record-fps", type=_positive, default=30.0, help="frame rate of live recordings (wall clock)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("osc", help="the OSC address table, and a small sender for trying things")
@@ -384,60 +353,48 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("address")
     q.add_argument("args", nargs="*", help="arguments: whole numbers, numbers or text")
     q.add_argument("--host", default="127.0.0.1")
-    q.add_argument("--port", type=int, default=9000)
+    q.add_argument("--port", type=_port, default=9000)
     q.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="print replies for this long")
     p.set_defaults(func=cmd_osc)
 
-    p = sub.add_parser("render", help="render a show, frame-exact, to a video file")
-    p.add_argument("preset", nargs="?", help="preset TOML (default: the built-in default show)")
+    p = sub.add_parser("render", parents=[preset, generator, look], help="render a show, frame-exact, to a video file")
     p.add_argument("--out", required=True, help="video file (.mp4 for h264, .mov for prores) or PNG folder")
-    p.add_argument("--fps", type=float, default=60.0)
+    p.add_argument("--fps", type=_positive, default=60.0)
     length = p.add_mutually_exclusive_group()
-    length.add_argument("--seconds", type=float, help="length (default 10 s)")
-    length.add_argument("--loops", type=float, help="length in passes over the whole path")
+    length.add_argument("--seconds", type=_positive, help="length (default 10 s)")
+    length.add_argument("--loops", type=_positive, help="length in passes over the whole path")
     p.add_argument("--size", type=_size, help="output WxH (default: the generator's resolution)")
-    p.add_argument("--fit", choices=("contain", "cover", "stretch"), default="contain")
-    p.add_argument("--format", choices=("h264", "prores", "png"), default="h264")
+    p.add_argument("--format", choices=FORMATS, default="h264")
     p.add_argument("--quality", type=int, default=18, help="H.264 CRF: lower is better (18 looks lossless)")
-    p.add_argument("--overlay", metavar="PANELS", help="overlay panels: tensor,gpu or none (default: the preset's)")
-    p.add_argument("--font", metavar="TTF", help="monospace TrueType font for the overlay")
-    p.add_argument("--checkpoint", metavar="SOURCE", help="generator to use instead of the preset's")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
-    p.add_argument("--fp32", action="store_true", help="no fp16 layers even on CUDA")
     p.add_argument("--force", action="store_true", help="replace OUT if it exists")
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("monitors", help="list monitors and their modes")
     p.set_defaults(func=cmd_monitors)
 
-    p = sub.add_parser("preview", help="contact sheet of a preset's path (no GL needed)")
-    p.add_argument("preset", nargs="?", help="preset TOML (default: the built-in default show)")
+    p = sub.add_parser("preview", parents=[preset, shared["device"]], help="contact sheet of a preset's path (no GL needed)")
     p.add_argument("--out", required=True, help="PNG file to write")
-    p.add_argument("--per-segment", type=int, default=4, help="frames between two keyframes")
-    p.add_argument("--columns", type=int, default=8)
-    p.add_argument("--thumb", type=int, default=160, help="tile size in pixels")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    p.add_argument("--per-segment", type=_count, default=4, help="frames between two keyframes")
+    p.add_argument("--columns", type=_count, default=8)
+    p.add_argument("--thumb", type=_count, default=160, help="tile size in pixels")
     p.set_defaults(func=cmd_preview)
 
-    p = sub.add_parser("project", help="fit photos into W+: a keyframe, a record and a side-by-side PNG per image")
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="photos (JPEG, PNG, ...); several run as one batch")
-    p.add_argument("--checkpoint", default="demo", metavar="SOURCE", help=source_help)
+    p = sub.add_parser("project", parents=[generator], help="fit photos into W+: a keyframe, a record and a side-by-side PNG per image")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="photos (JPEG, PNG, ...); several run as one batch; each is cropped to its centred square")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for NAME.safetensors, NAME.json, NAME.png (created)")
     p.add_argument("--steps", type=int, default=1000, help="optimisation steps (default 1000)")
-    p.add_argument("--loss", choices=("perceptual", "mse", "both"), help="default: both when VGG16 weights are found, else mse")
+    p.add_argument("--loss", choices=LOSSES, help="default: both when VGG16 weights are found, else mse")
     p.add_argument("--mse-weight", type=float, default=1.0, help="weight of the pixel MSE in --loss both")
     p.add_argument("--vgg-weights", metavar="FILE", help="torchvision's vgg16-397923af.pth (default: torchvision's cache)")
     p.add_argument("--video", action="store_true", help="also write NAME.mp4 of the optimisation (needs PyAV)")
-    p.add_argument("--align", action="store_true", help="face crop from landmarks when a landmark model is installed, else centre crop")
     p.add_argument("--batch", type=int, default=8, help="images optimised together (lower it if GPU memory runs out)")
     p.add_argument("--seed", type=int, default=0, help="seed of the early exploration noise")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     p.set_defaults(func=cmd_project)
 
     p = sub.add_parser("bench", help="measure generator speed here (table + JSON)")
     p.add_argument("--sources", default=",".join(DEFAULT_SOURCES), help="comma-separated sources")
     p.add_argument("--device", default="all", help="all (CPU and CUDA if present), cpu or cuda")
-    p.add_argument("--seconds", type=float, default=3.0, help="time per row after warm-up")
+    p.add_argument("--seconds", type=_positive, default=3.0, help="time per row after warm-up")
     p.add_argument("--json", default="stylevj-bench.json", help="where to write the results")
     p.add_argument("--loop-source", default="demo", help="generator for the full-loop rows (upload, composite, loop)")
     p.add_argument("--soak", type=float, default=0.0, metavar="SECONDS", help="also run the loop this long and report memory at start and end")

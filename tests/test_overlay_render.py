@@ -20,9 +20,12 @@ from realtime.overlay import GlyphAtlas, GpuPanel, TerminalPanel, build_overlays
     telemetry_lines
 from realtime.overlay.panel import BACKGROUND
 from realtime.overlay.text import BOX, EIGHTHS, plain
-from realtime.presets import OverlaySettings, default_preset_path, load_preset, player_from_preset
-from realtime.show import GeneratorWorker, Show
-from tests.test_overlay import fixed_snapshot
+from realtime.control import key_handler
+from realtime.presets import OverlaySettings, default_preset_path, load_preset
+from realtime.session import ShowSession, build_show
+from realtime.show.commands import SetPanel
+
+from .conftest import fixed_snapshot
 
 SIZE = (640, 360)
 FONT = find_font()
@@ -168,14 +171,13 @@ def test_atlas_has_exact_block_elements_and_joined_box_lines():
 
 def test_show_feeds_the_terminal_and_the_overlay_toggles(egl_ctx):
     G = load_generator("demo")
-    player = player_from_preset(load_preset(default_preset_path()), G)
     overlays = build_overlays(OverlaySettings(), panels={"tensor"})
     tensor, gpu = overlays.panels
     surface = HeadlessSurface((320, 180), ctx=egl_ctx)
-    sink, _ = choose_sink("host", egl_ctx, G.device)
-    worker = GeneratorWorker(G).start()
-    show = Show(player, worker, surface, Compositor(egl_ctx, fit="contain"), sink)
-    show.overlays = overlays.panels
+    show = build_show(G, load_preset(default_preset_path()), surface, upload="host", overlays=overlays.panels)
+    player, on_key = show.player, key_handler(show.submit)
+    assert not overlays.poller.running  # no thread before the session starts
+    session = ShowSession(show, telemetry=overlays.poller).__enter__()
 
     def settle() -> np.ndarray:
         """Refresh until the paused show's frame and print are current; what is on screen."""
@@ -194,22 +196,19 @@ def test_show_feeds_the_terminal_and_the_overlay_toggles(egl_ctx):
         bare = settle()
         assert outside_equal(with_panel, bare, box) and not (with_panel == bare).all()
         show.overlays = overlays.panels
-        assert gpu.visible is False and overlays.poller is not None and not overlays.poller.running
-        show.on_key(KeyEvent(Action.TOGGLE_OVERLAY, 79, 0, 0.0))  # key O
+        assert gpu.visible is False and overlays.poller.running  # the session started the telemetry thread
+        on_key(KeyEvent(Action.TOGGLE_OVERLAY, 79, 0, 0.0))  # key O
         hidden = settle()  # the key lands at the next frame boundary
         assert not show.overlay_visible and (hidden == bare).all()
-        show.on_key(KeyEvent(Action.TOGGLE_OVERLAY, 79, 0, 0.0))
-        show.set_overlay("gpu", True)  # as OSC /stylevj/overlay/gpu 1 does
+        on_key(KeyEvent(Action.TOGGLE_OVERLAY, 79, 0, 0.0))
+        show.submit(SetPanel("gpu", True))  # as OSC /stylevj/overlay/gpu 1 does
         both = settle()
         assert show.overlay_visible and gpu.visible and not (both == with_panel).all()
-        assert overlays.poller.running  # the GPU panel's first draw started the telemetry thread
-        show.set_overlay("tensor", False)
+        show.submit(SetPanel("tensor", False))
         assert (settle()[box[0]:box[1], box[2]:box[3]] == bare[box[0]:box[1], box[2]:box[3]]).all()
     finally:
-        overlays.close()
-        worker.stop()
-        surface.close()
-        sink.release()
+        session.close()
+        show.sink.release()
     assert not overlays.poller.running
 
 

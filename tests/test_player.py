@@ -82,7 +82,7 @@ def test_truncation_and_mixing_apply_after_interpolation():
     w_avg = torch.randn(P.shape[-1])
     p = Player(keyframes(P), w_avg=w_avg, speed=0.0, truncation=0.5)
     assert torch.allclose(p.current(), w_avg + 0.5 * (P[0] - w_avg), atol=1e-5)
-    p.set_mix(StyleMix(keyframe=2, first=1, last=2))
+    p.set_mix(StyleMix(keyframe=2, layers=(1, 2)))
     w = p.raw()
     assert torch.equal(w[1:3], P[2][1:3]) and torch.allclose(w[0], P[0][0]) and torch.allclose(w[3], P[0][3])
 

@@ -12,9 +12,8 @@ from PIL import Image
 
 from realtime.latent import snapshot
 from realtime.models import load_generator
-from realtime.presets import (
-    PresetError, capture, default_preset_path, load_keyframes, load_preset, player_from_preset, save_preset,
-)
+from realtime.presets import PresetError, default_preset_path, load_preset, save_preset
+from realtime.show import LiveShow, capture, load_keyframes, player_from_preset
 
 MINIMAL = """
 [generator]
@@ -36,7 +35,7 @@ def write(tmp_path, text, name="show.toml"):
 
 def test_default_preset_runs_the_demo():
     preset = load_preset(default_preset_path())
-    assert preset.generator == "demo" and len(preset.keyframes) >= 4
+    assert preset.generator.source == "demo" and len(preset.keyframes) >= 4
     assert preset.path.spline == "catmull-rom" and preset.path.alpha == 0.5
 
 
@@ -53,7 +52,12 @@ def test_default_preset_runs_the_demo():
         ("[[keyframes]]\nname = 'x'\n", "[[keyframes]] #1 needs exactly one of 'seed' or 'file'"),
         ("[[keyframes]]\nseed = 1\nfile = 'a.npy'\n", "needs exactly one of"),
         ("[[keyframes]]\nseed = -3\n", "[[keyframes]] #1 seed must be within"),
-        ("[mix]\nkeyframe = 1\n", "[mix] needs both"),
+        ("[mix]\nkeyframe = 1\n", "[mix] needs both 'keyframe' and 'layers'"),
+        ("[osc]\nreply = 'nowhere'\n", "[osc] reply must be host:port"),
+        ("[osc]\nallow = ['10.0.0.300/8']\n", "[osc] allow holds '10.0.0.300/8', not an address"),
+        ("[[osc.mappings]]\naddress = 'speed'\nparam = 'speed'\n", "[[osc.mappings]] #1 address must start with '/'"),
+        ("[[keyframes]]\nseed = 1\nat = 'soon'\n", "[[keyframes]] #1 at must be a time"),
+        ("[overlay]\ntensor = 1\n", "[overlay] tensor must be true or false"),
         ("[mix]\nkeyframe = 1\nlayers = [5, 2]\n", "[mix] layers must satisfy"),
         ("speed = = 1\n", "not valid TOML"),
     ],
@@ -63,6 +67,17 @@ def test_bad_presets_name_file_key_and_reason(tmp_path, text, fragment):
     with pytest.raises(PresetError) as err:
         load_preset(path)
     assert str(path) in str(err.value) and fragment in str(err.value)
+
+
+def test_a_preset_saved_with_a_bom_by_an_editor_loads(tmp_path):
+    path = tmp_path / "bom.toml"
+    path.write_bytes("\ufeff[play]\nspeed = 0.5\n".encode("utf-8"))
+    assert load_preset(path).play.speed == 0.5
+
+
+def test_every_key_round_trips_through_toml(tmp_path):
+    preset = load_preset(default_preset_path())
+    assert load_preset(save_preset(preset, tmp_path / "copy.toml")) == preset
 
 
 def test_missing_preset():
@@ -98,10 +113,10 @@ def test_save_and_load_round_trip_with_live_keyframes(tmp_path):
     player.set_speed(0.75)
     out = tmp_path / "saved" / "show.toml"
     out.parent.mkdir()
-    saved = save_preset(capture(preset, player, out), out)
+    saved = save_preset(capture(preset, LiveShow.of(player, "const"), out), out)
     assert sorted(p.name for p in out.parent.iterdir()) == ["show.keyframes", "show.toml"]  # no temp files
     again = load_preset(saved)
-    assert again.speed == 0.75 and again.keyframes[0].seed == 1 and again.keyframes[1].truncation == 0.5
+    assert again.play.speed == 0.75 and again.keyframes[0].seed == 1 and again.keyframes[1].truncation == 0.5
     assert again.keyframes[2].file == "show.keyframes/002-the-drop.safetensors"
     restored = load_keyframes(again, G)
     assert torch.equal(restored[2].w, live) and restored[2].name == "the drop!"

@@ -13,12 +13,13 @@ import torch
 
 from realtime.latent.cues import CueTimeline, parse_time
 from realtime.models import load_generator
-from realtime.presets import load_preset, player_from_preset
+from realtime.presets import load_preset
 from realtime.record import VideoWriter
 from realtime.record.render import path_times, render
+from realtime.show import player_from_preset
 
-from .test_osc import Rig, message
-from .test_show import SlowGenerator
+from .conftest import FakeClock, Rig, SlowGenerator, stylevj
+from .conftest import osc_message as message
 
 SHOW = """
 [generator]
@@ -38,10 +39,6 @@ seed = 20
 @pytest.fixture(scope="module")
 def demo():
     return load_generator("demo")
-
-
-def stylevj(*args):
-    return subprocess.run([sys.executable, "-m", "realtime.cli", *args], capture_output=True, text=True, timeout=300)
 
 
 def decode(path) -> list[np.ndarray]:
@@ -162,26 +159,24 @@ def test_killed_render_is_still_playable(tmp_path):
 def test_record_over_osc_on_a_headless_show(demo, tmp_path):
     from realtime.record.recorder import LiveRecorder
 
-    r = Rig(demo, tmp_path)
-    r.show.recorder = LiveRecorder(tmp_path / "recordings", fps=30)
+    clock = FakeClock()
+    r = Rig(demo, tmp_path, recorder=LiveRecorder(tmp_path / "recordings", fps=30))
+    assert r.show.wait_for_first_frame()  # a picture to record
+    r.show.clock = clock
     try:
         r.send(message("/stylevj/record/start", "take1"))
-        started = None
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            tick = time.perf_counter()
+        while not r.show.recorder.recording:  # the command lands at a frame boundary
+            clock.advance(1 / 60)
             r.show.step()
-            if started is None and r.show.recorder.recording:
-                started = time.perf_counter()
-            if started is not None and time.perf_counter() - started >= 2.0:
-                break
-            time.sleep(max(0.0, 1 / 60 - (time.perf_counter() - tick)))
+        for _ in range(120):  # two seconds of the show's clock at 60 refreshes a second
+            clock.advance(1 / 60)
+            r.show.step()
         r.send(message("/stylevj/record/stop"))
         state = r.state()
         assert state["recording"]["file"] is None
         path = tmp_path / "recordings" / "take1.mp4"
         frames = decode(path)
-        assert abs(len(frames) / 30 - 2.0) <= 0.15  # the file's duration is the time recorded
+        assert abs(len(frames) - 2.0 * 30) <= 2  # the file's duration is the time recorded
         assert frames[-1].std() > 5
         r.send(message("/stylevj/record/start", "../escape"))
         assert any(a == "/stylevj/error" and "plain file name" in p[0] for a, p in r.replies(0.5))
@@ -190,26 +185,22 @@ def test_record_over_osc_on_a_headless_show(demo, tmp_path):
 
 
 def test_run_with_cues_follows_the_track_clock(demo, tmp_path):
-    from realtime.display import Compositor, HeadlessSurface, choose_sink
+    from realtime.display import HeadlessSurface
     from realtime.presets import cue_timeline
-    from realtime.show import GeneratorWorker, Show
+    from realtime.session import ShowSession, build_show
 
     text = SHOW.replace("seed = 1\n", "seed = 1\nat = 0.2\n").replace("seed = 20\n", "seed = 20\nat = 1.0\n")
     (tmp_path / "cue.toml").write_text(text)
     preset = load_preset(tmp_path / "cue.toml")
-    surface = HeadlessSurface((64, 64))
-    worker = GeneratorWorker(demo).start()
-    try:
-        show = Show(player_from_preset(preset, demo), worker, surface, Compositor(surface.ctx), choose_sink("host", surface.ctx, demo.device)[0])
-        show.timeline = cue_timeline(preset)
-        start = time.perf_counter()
-        show.step()
-        while time.perf_counter() - start < 1.0:
+    timeline = cue_timeline(preset)
+    show = build_show(demo, preset, HeadlessSurface((64, 64)), upload="host", timeline=timeline)
+    clock = show.clock = FakeClock()
+    with ShowSession(show):
+        for n in range(90):
             show.step()
-        assert show.player.position == pytest.approx(2.0 + 0.5 * (time.perf_counter() - start - 1.0), abs=0.1)
-    finally:
-        worker.stop()
-        surface.close()
+            assert show.player.position == pytest.approx(timeline.position(n / 60), abs=1e-9)
+            clock.advance(1 / 60)
+    assert show.player.position == pytest.approx(2.0 + 0.5 * (89 / 60 - 1.0))  # past the last cue, at speed
 
 
 def test_prores_render_decodes(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -11,12 +12,16 @@ import pytest
 import torch
 from PIL import Image
 
-from realtime.display import Compositor, HeadlessSurface, choose_sink
+from realtime.control import key_handler
+from realtime.display import HeadlessSurface
 from realtime.display.keys import Action, KeyEvent
 from realtime.latent import Keyframe, Player
 from realtime.models import load_generator
-from realtime.presets import default_preset_path, load_preset, player_from_preset
-from realtime.show import GeneratorWorker, Show
+from realtime.presets import Preset, default_preset_path, load_preset
+from realtime.session import ShowSession, build_show
+from realtime.show.commands import AddSeedKeyframe, RemoveKeyframe
+
+from .conftest import FakeClock, SlowGenerator
 
 
 @pytest.fixture(scope="module")
@@ -24,26 +29,15 @@ def demo():
     return load_generator("demo")
 
 
-class SlowGenerator:
-    """The demo generator made deliberately slow (or failing): the display must not care."""
-
-    def __init__(self, G, delay: float = 0.0, fail_after: int | None = None) -> None:
-        self.G, self.delay, self.fail_after, self.calls = G, delay, fail_after, 0
-        self.resolution, self.device = G.resolution, G.device
-
-    def synthesis(self, ws, noise_mode="const"):
-        self.calls += 1
-        if self.fail_after is not None and self.calls > self.fail_after:
-            raise RuntimeError("CUDA out of memory (simulated)")
-        time.sleep(self.delay)
-        return self.G.synthesis(ws, noise_mode=noise_mode)
-
-
-def make_show(G, player, generator=None, fit="stretch", size=None):
-    surface = HeadlessSurface(size or (G.resolution, G.resolution))
-    sink, _ = choose_sink("host", surface.ctx, G.device)
-    worker = GeneratorWorker(generator or G).start()
-    return Show(player, worker, surface, Compositor(surface.ctx, fit=fit), sink), surface, worker
+def make_show(G, preset=None, generator=None, fit="stretch", size=None, clock=None):
+    """A running headless show and its session (close the session to end it)."""
+    show = build_show(G, preset or load_preset(default_preset_path()), HeadlessSurface(size or (G.resolution, G.resolution)),
+                      upload="host", fit=fit)
+    if generator is not None:
+        show.worker.G = generator
+    if clock is not None:
+        show.clock = clock
+    return show, ShowSession(show).__enter__()
 
 
 def expected_pixels(G, w: torch.Tensor) -> np.ndarray:
@@ -53,41 +47,46 @@ def expected_pixels(G, w: torch.Tensor) -> np.ndarray:
 
 
 def test_screen_equals_the_generators_own_frame_for_that_path_time(demo):
-    player = player_from_preset(load_preset(default_preset_path()), demo)
-    show, surface, worker = make_show(demo, player)
+    show, session = make_show(demo)
+    player = show.player
     try:
-        show.run(seconds=0.5, pace_hz=60)
+        show.run(frames=20, pace_hz=60)
         player.pause()
         assert show.wait_for_first_frame()
         time.sleep(0.2)
         show.step()
         frame = show.shown
         assert torch.allclose(frame.w, player.sample(torch.tensor([frame.path_time], dtype=torch.float64))[0], atol=1e-5)
-        pixels = surface.read_pixels()[..., :3].astype(int)
+        pixels = show.surface.read_pixels()[..., :3].astype(int)
         assert np.abs(pixels - expected_pixels(demo, frame.w)).max() <= 1
     finally:
-        worker.stop()
-        surface.close()
+        session.close()
 
 
-def test_display_keeps_its_pace_and_motion_follows_the_clock_with_a_slow_generator(demo):
-    player = player_from_preset(load_preset(default_preset_path()), demo)
-    show, surface, worker = make_show(demo, player, SlowGenerator(demo, delay=0.25))
+def test_display_never_waits_for_a_held_generator_and_motion_follows_the_clock(demo):
+    gate = threading.Event()  # the generator is stuck inside synthesis until the test opens it
+    clock = FakeClock()
+    show, session = make_show(demo, generator=SlowGenerator(demo, gate=gate), clock=clock)
     try:
-        start = time.perf_counter()
-        stats = show.run(seconds=1.5, pace_hz=60)
-        elapsed = time.perf_counter() - start
-        assert stats.refreshes >= 45  # ~60 Hz asked; the slow generator never holds the display
-        assert 1 <= stats.frames_shown <= 8
-        assert player.position == pytest.approx(player.speed * elapsed, rel=0.1)
+        for _ in range(120):  # two seconds of refreshes while no frame can be finished
+            clock.advance(1 / 60)
+            show.step()
+        assert show.stats.refreshes == 120 and show.stats.frames_shown == 0
+        assert show.player.position == pytest.approx(show.player.speed * 119 / 60)  # 119 clock steps after the first
+        gate.set()
+        assert show.wait_for_first_frame(timeout=60)
+        while show.stats.frames_shown < 2:
+            show.step()
+        # the held request was the first; the next frame is the newest request, the 118 between skipped
+        assert show.worker.frames_done == 2 and show.shown.path_time == pytest.approx(show.player.position)
     finally:
-        worker.stop()
-        surface.close()
+        gate.set()
+        session.close()
 
 
 def test_generator_errors_keep_the_last_good_frame(demo, caplog):
-    player = player_from_preset(load_preset(default_preset_path()), demo)
-    show, surface, worker = make_show(demo, player, SlowGenerator(demo, fail_after=1))
+    show, session = make_show(demo, generator=SlowGenerator(demo, fail_after=1))
+    surface, worker = show.surface, show.worker
     try:
         assert show.wait_for_first_frame()
         good = surface.read_pixels().copy()
@@ -97,39 +96,48 @@ def test_generator_errors_keep_the_last_good_frame(demo, caplog):
         assert caplog.text.count("CUDA out of memory (simulated)") == 1  # logged once, not per frame
         assert np.array_equal(surface.read_pixels(), good)
         assert good[..., :3].std() > 5  # a picture, not black
+        state = show.board.latest()
+        assert state.generator_errors >= 2 and "simulated" in state.generator_error  # published for the adapters
     finally:
-        worker.stop()
-        surface.close()
+        session.close()
 
 
 def test_commands_and_keys_apply_at_frame_boundaries(demo):
-    player = Player([Keyframe(torch.zeros(demo.num_ws, demo.w_dim), "a", "t")], demo.w_avg, speed=1.0)
-    show, surface, worker = make_show(demo, player)
+    preset = Preset()
+    show, session = make_show(demo, preset)
+    show.player = player = Player([Keyframe(torch.zeros(demo.num_ws, demo.w_dim), "a", "t")], demo.w_avg, speed=1.0)
+    on_key = key_handler(show.submit)
     try:
-        show.on_key(KeyEvent(Action.TOGGLE_PAUSE, 32, 0, 0.0))
-        show.on_key(KeyEvent(Action.SPEED_UP, 265, 0, 0.0))
+        on_key(KeyEvent(Action.TOGGLE_PAUSE, 32, 0, 0.0))
+        on_key(KeyEvent(Action.SPEED_UP, 265, 0, 0.0))
         assert not player.paused and player.speed == 1.0  # queued, not applied yet
         show.step()
         assert player.paused and player.speed == pytest.approx(1.25)
-        show.submit(lambda s: s.player.remove(5))  # a bad command is logged, the show goes on
+        for _ in range(200):  # held Up: the speed stops at the top of its range, never beyond
+            on_key(KeyEvent(Action.SPEED_UP, 265, 0, 0.0))
         show.step()
+        assert player.speed == 1000.0
+        show.submit(RemoveKeyframe(5), origin="test")  # refused when applied: reported, nothing changes
+        show.submit(AddSeedKeyframe(7), origin="test")  # the next command still applies
+        show.step()
+        state = show.board.latest()
+        errors = [e for e in state.events if e.name == "error"]
+        assert [(e.origin, e.args[0]) for e in errors] == [("test", "keyframe 5 does not exist (there are 1)")]
+        assert [k.source for k in state.keyframes] == ["t", "seed:7"] and state.commands.failed == 1
         assert show.running
     finally:
-        worker.stop()
-        surface.close()
+        session.close()
 
 
 def test_contain_letterboxes_a_square_picture_on_a_wide_stage(demo):
-    player = player_from_preset(load_preset(default_preset_path()), demo)
-    show, surface, worker = make_show(demo, player, fit="contain", size=(512, 256))
+    show, session = make_show(demo, fit="contain", size=(512, 256))
     try:
         assert show.wait_for_first_frame()
-        pixels = surface.read_pixels()
+        pixels = show.surface.read_pixels()
         assert pixels[:, :128, :3].max() == 0 and pixels[:, -128:, :3].max() == 0  # black bars
         assert pixels[:, 128:384, :3].std() > 5
     finally:
-        worker.stop()
-        surface.close()
+        session.close()
 
 
 def test_stylevj_run_headless_writes_a_snapshot(tmp_path):

@@ -1,13 +1,19 @@
-"""Live control over OSC (TouchDesigner, MIDI bridges, any sender) and the live-edit journal.
+"""Adapters from the outside world to the show's commands, and readers of its snapshots.
 
-    controller = Controller(port=9000, reply=("127.0.0.1", 9001)).start()
-    show = Show(..., controller=controller, journal=Journal(path))   # applied at frame boundaries
+    osc = OscServer(show.submit, show.board, port=9000, reply=("127.0.0.1", 9001))
+    journal = Journal(path, show.board)
+    window.on_key = key_handler(show.submit)
+    # threads: started and stopped by realtime.session.ShowSession
 
 `stylevj osc list` prints the address table (realtime/control/addresses.py).
 """
 
-from .addresses import ADDRESSES, PREFIX, TABLE, OscError, reference
-from .controller import Controller, Mapping
+from .addresses import ADDRESSES, NOT_OVER_OSC, PREFIX, TABLE, OscError, mappable, reference, to_command
 from .journal import Journal, default_journal_path
+from .keys import KEY_COMMANDS, key_handler
+from .osc import OscServer
 
-__all__ = ["ADDRESSES", "Controller", "Journal", "Mapping", "OscError", "PREFIX", "TABLE", "default_journal_path", "reference"]
+__all__ = [
+    "ADDRESSES", "KEY_COMMANDS", "NOT_OVER_OSC", "Journal", "OscError", "OscServer", "PREFIX", "TABLE",
+    "default_journal_path", "key_handler", "mappable", "reference", "to_command",
+]

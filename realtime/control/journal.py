@@ -1,9 +1,10 @@
 """The live-edit journal: the show as it stands, written to disk after every edit.
 
-`record(show)` is called on the render thread and only takes a snapshot of the state (the
-keyframe tensors are immutable, so no copy); a writer thread turns the newest snapshot into a
-preset file written atomically (temp file, fsync, rename), live keyframes into .safetensors
-beside it, each once. `stylevj run --resume` loads that file: a crash or a restart loses no edit.
+A reader of the show's snapshots, on its own thread (started by the session): whenever a
+snapshot says more edits were applied than were last written, the newest state becomes a preset
+file written atomically (temp file, fsync, rename), live keyframes as .safetensors beside it,
+each once. At most one write per `MIN_INTERVAL` while edits pour in; the last state always lands.
+`stylevj run --resume` loads that file: a crash or a restart loses no edit.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import threading
 from pathlib import Path
 
 from ..errors import StylevjError
-from ..presets import Preset, capture, save_preset
+from ..presets import save_preset
+from ..show import ShowState, StateBoard, capture
 
 log = logging.getLogger(__name__)
 
-MIN_INTERVAL = 0.2  # seconds between writes: a knob turned at 60 Hz is one write per 0.2 s, the last state always lands
+MIN_INTERVAL = 0.2  # seconds between writes: a knob turned at 60 Hz is one write per 0.2 s
 
 
 def default_journal_path() -> Path:
@@ -28,62 +30,47 @@ def default_journal_path() -> Path:
 
 
 class Journal:
-    """Writes the newest recorded state on its own thread; `flush()` waits for it."""
+    """Writes the show's newest edited state to `path`; `start()`/`stop()` own its thread."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._saved: dict = {}
-        self._pending: tuple | None = None
-        self._cond = threading.Condition()
-        self._writing = False
-        self._stop = False
+    def __init__(self, path: Path, board: StateBoard) -> None:
+        self.path = Path(path)
+        self._board = board
+        self._saved: dict = {}  # live keyframe tensors already written, by id
+        self._written_edits = -1
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.writes = 0
+
+    def start(self) -> Journal:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._thread = threading.Thread(target=self._run, name="stylevj-journal", daemon=True)
         self._thread.start()
-
-    def record(self, preset: Preset, player, noise: str) -> None:
-        """Queue the show's state (newest wins); cheap enough for the render thread."""
-        frozen = _FrozenPlayer(player)
-        with self._cond:
-            self._pending = (preset, frozen, noise)
-            self._cond.notify()
-
-    def flush(self, timeout: float = 10.0) -> bool:
-        with self._cond:
-            return self._cond.wait_for(lambda: self._pending is None and not self._writing, timeout)
+        return self
 
     def stop(self) -> None:
-        self.flush()
-        with self._cond:
-            self._stop = True
-            self._cond.notify()
-        self._thread.join(timeout=5)
+        """End the thread, writing the newest state first if it holds unwritten edits."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._write_if_edited(self._board.latest())
 
     def _run(self) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._pending is not None or self._stop)
-                if self._pending is None:
-                    return
-                preset, player, noise = self._pending
-                self._pending, self._writing = None, True
-            try:
-                save_preset(capture(preset, player, self.path, self._saved, noise), self.path)
-            except (StylevjError, OSError) as exc:  # a full disk is logged; the show goes on
-                log.error("journal: cannot write %s: %s", self.path, exc)
-            with self._cond:  # let edits pile up (newest wins) for a moment: fewer fsyncs, nothing lost
-                self._cond.wait_for(lambda: self._stop, MIN_INTERVAL)
-                self._writing = False
-                self._cond.notify_all()
+        serial = 0
+        while not self._stop.is_set():
+            state = self._board.wait_newer(serial, timeout=0.2)
+            if state is None:
+                continue
+            serial = state.serial
+            if self._write_if_edited(state):
+                self._stop.wait(MIN_INTERVAL)  # let edits pile up for a moment: fewer fsyncs, nothing lost
 
-
-class _FrozenPlayer:
-    """What `capture` reads from a player, copied at record time (the player keeps moving)."""
-
-    def __init__(self, player) -> None:
-        self.keyframes = player.keyframes
-        self.speed = player.speed
-        self.truncation = player.truncation
-        self.position = player.position
-        self.settings = player.settings
-        self.mix = player.mix
+    def _write_if_edited(self, state: ShowState | None) -> bool:
+        if state is None or state.edits == self._written_edits:
+            return False
+        try:
+            save_preset(capture(state.preset, state, self.path, self._saved), self.path)
+            self.writes += 1
+        except (StylevjError, OSError) as exc:  # a full disk is logged; the show goes on
+            log.error("journal: cannot write %s: %s", self.path, exc)
+        self._written_edits = state.edits
+        return True

@@ -14,7 +14,8 @@ of the generator, the latent path or OSC: it takes RGBA8 tensors and key presses
 
 from .compositor import Compositor, Fit, Overlay, fit_image
 from .errors import DisplayError, InteropError, ShaderError
-from .frames import SINK_MODES, FrameSink, HostSink, choose_sink, interop_unavailable
+from .frames import FrameSink, HostSink
+from .sinks import SINK_MODES, choose_sink, interop_unavailable
 from .headless import HeadlessSurface, create_headless_context
 from .keys import Action, KeyEvent, KeyMap
 from .shaders import ShaderLibrary

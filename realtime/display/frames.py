@@ -6,26 +6,19 @@ ring of textures (two by default): each `upload` writes the oldest one, so `curr
 frame just uploaded and `previous` the one before, ready for a cross-fade. The ring is rebuilt
 when the frame size changes (and `previous` is then None until the next upload).
 
-`choose_sink` picks the fastest sink that works here and says why in one line for the log.
+`realtime.display.sinks.choose_sink` picks the fastest sink that works here (this host copy, or
+CUDA-GL interop from `interop.py`) and says why in one line for the log.
 """
 
 from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from typing import Literal
 
 import moderngl
 import torch
 
-from ..errors import StylevjError
-from .errors import InteropError
-
 log = logging.getLogger(__name__)
-
-SinkMode = Literal["auto", "interop", "host"]
-SINK_MODES: tuple[str, ...] = ("auto", "interop", "host")
-
 
 def check_frame(frame: torch.Tensor) -> torch.Tensor:
     """`frame` if it is a uint8 [H, W, 4] tensor (CPU frames made contiguous); ValueError otherwise."""
@@ -158,48 +151,3 @@ class HostSink(FrameSink):
     def release(self) -> None:
         super().release()
         self._pinned = None
-
-
-def interop_unavailable(ctx: moderngl.Context, device: torch.device) -> str | None:
-    """Why CUDA-GL interop cannot work for a generator on `device` drawing into `ctx`; None if it may."""
-    if device.type != "cuda":
-        return "generator on CPU" if device.type == "cpu" else f"generator on {device.type}"
-    if not torch.cuda.is_available():
-        return "torch has no CUDA here"
-    from .interop import load_cudart
-
-    try:
-        load_cudart()
-    except InteropError as exc:
-        return str(exc)
-    vendor = ctx.info.get("GL_VENDOR", "")
-    renderer = ctx.info.get("GL_RENDERER", "")
-    if "nvidia" not in f"{vendor} {renderer}".lower():
-        return f"GL renderer is {renderer or 'unknown'} ({vendor or 'unknown vendor'}), not NVIDIA"
-    return None
-
-
-def choose_sink(mode: SinkMode | str, ctx: moderngl.Context, device: str | torch.device) -> tuple[FrameSink, str]:
-    """The sink for `mode` plus a one-line reason for the log.
-
-    'host' always gives the host copy; 'auto' gives interop when it works here, else the host
-    copy with the reason; 'interop' gives interop or raises `InteropError` (a `StylevjError`).
-    """
-    if mode not in SINK_MODES:
-        raise StylevjError(f"frame sink must be one of {', '.join(SINK_MODES)}, got {mode!r}")
-    device = torch.device(device)
-    if mode == "host":
-        return HostSink(ctx), "host copy: asked for"
-    reason = interop_unavailable(ctx, device)
-    if reason is None:
-        from .interop import InteropSink
-
-        try:
-            sink = InteropSink(ctx, device)
-        except InteropError as exc:
-            reason = str(exc)
-        else:
-            return sink, f"interop: CUDA-GL on {ctx.info.get('GL_RENDERER', 'the GL device')}"
-    if mode == "interop":
-        raise InteropError(f"interop impossible: {reason}")
-    return HostSink(ctx), f"host copy: {reason}"

@@ -5,7 +5,7 @@
     Up     faster                     Down   slower
     Right  nudge forward along the path (a small step in keyframe units; held key repeats)
     Left   nudge back
-    R      record (reserved: delivered, not yet acted on)
+    R      record the stage output (start / stop)
     Esc    twice within 1.5 s to quit (a single stray Esc never ends a show)
 
 Keys pressed with Ctrl, Alt or Super held are ignored, so desktop shortcuts never reach the

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..checks import FLAG, CheckError, Checked, checked, choice, integer, integers, number
 from ..models.generator import truncate
 from .keyframes import Keyframe
 from .paths import ArcLength, CatmullRomPath, LinearPath, Path
@@ -25,33 +26,49 @@ from .paths import ArcLength, CatmullRomPath, LinearPath, Path
 SPLINES = ("catmull-rom", "linear")
 MAX_FADE_SECONDS = 20.0
 
+# The ranges of the show's knobs, declared once: presets, commands, OSC and the page use these.
+SPEED = number(-1000, 1000)  # keyframes (or W+ distance) per second; negative plays backwards
+TRUNCATION = number(-2, 2)  # psi toward w_avg, applied after interpolation
+POSITION = number(-1e6, 1e6)  # keyframe units
+
 
 @dataclass(frozen=True)
-class PathSettings:
+class PathSettings(Checked):
     """How keyframes become a path. blend: shortest fade after an edit, in seconds."""
 
-    spline: str = "catmull-rom"
-    alpha: float = 0.5
-    closed: bool = True
-    constant_speed: bool = False
-    blend: float = 0.5
+    spline: str = checked(choice(SPLINES), "catmull-rom", "path kind")
+    alpha: float = checked(number(0, 1), 0.5, "Catmull-Rom alpha: 0 uniform, 0.5 centripetal, 1 chordal")
+    closed: bool = checked(FLAG, True, "loop (true) or play back and forth (false)")
+    constant_speed: bool = checked(FLAG, False, "speed is W+ distance per second")
+    blend: float = checked(number(0, 60), 0.5, "seconds to melt into the new path after a live edit")
 
-    def __post_init__(self) -> None:
-        if self.spline not in SPLINES:
-            raise ValueError(f"spline must be one of {', '.join(SPLINES)}, not {self.spline!r}")
-        if not 0.0 <= self.alpha <= 1.0:
-            raise ValueError(f"alpha must be in [0, 1], got {self.alpha}")
-        if not 0.0 <= self.blend <= 60.0:
-            raise ValueError(f"blend must be in [0, 60] seconds, got {self.blend}")
+
+def _ordered(layers: tuple[int, int]) -> str | None:
+    return None if layers[0] <= layers[1] else f"must satisfy 0 <= first <= last, got {list(layers)}"
 
 
 @dataclass(frozen=True)
-class StyleMix:
+class StyleMix(Checked):
     """Take W+ rows first..last (inclusive) from keyframe `keyframe`: coarse/middle/fine styles."""
 
-    keyframe: int
-    first: int
-    last: int
+    keyframe: int = checked(integer(0, 100_000), doc="keyframe whose rows are taken")
+    layers: tuple[int, int] = checked(integers(2, 0, 1000, extra=_ordered), doc="[first, last] W+ rows")
+
+    @property
+    def first(self) -> int:
+        return self.layers[0]
+
+    @property
+    def last(self) -> int:
+        return self.layers[1]
+
+
+def _check(name: str, check, value):
+    """value through check, with the knob's name in the error."""
+    try:
+        return check(value)
+    except CheckError as exc:
+        raise CheckError(f"{name} {exc}") from None
 
 
 def build_path(points: torch.Tensor, settings: PathSettings) -> Path:
@@ -88,8 +105,8 @@ class Player:
     ) -> None:
         self.w_avg = w_avg.float()
         self.settings = settings
-        self.speed = float(speed)
-        self.truncation = float(truncation)
+        self.speed = _check("speed", SPEED, speed)
+        self.truncation = _check("truncation", TRUNCATION, truncation)
         self.mix = mix
         self.paused = False
         self._keyframes: list[Keyframe] = [kf.to(self.w_avg.device) for kf in keyframes]
@@ -166,7 +183,8 @@ class Player:
         self.paused = True
 
     def set_speed(self, speed: float) -> None:
-        self.speed = float(speed)
+        """Keyframes per second (W+ distance/s in constant-speed mode); refused outside SPEED."""
+        self.speed = _check("speed", SPEED, speed)
 
     def goto(self, t: float) -> None:
         """Jump to keyframe time t, with a cross-fade of `blend` seconds (a deliberate move)."""
@@ -225,7 +243,8 @@ class Player:
         self._edit(lambda kfs: None, lambda i: i, settings)
 
     def set_truncation(self, psi: float) -> None:
-        self.truncation = float(psi)
+        """Truncation toward w_avg after interpolation; refused outside TRUNCATION."""
+        self.truncation = _check("truncation", TRUNCATION, psi)
 
     def set_mix(self, mix: StyleMix | None) -> None:
         self.mix = mix

@@ -1,10 +1,8 @@
 """The overlay: the live W+ as a terminal print and an nvitop-style GPU panel, over the picture.
 
     overlays = build_overlays(preset.overlay, panels={"tensor", "gpu"}, font=None, base_dir=preset.base_dir)
-    show.overlays = overlays.panels       # each is a realtime.display.Overlay
-    overlays.start()                      # the telemetry thread (only if the GPU panel is on)
-    ...
-    overlays.close()
+    show = Show(..., overlays=overlays.panels)           # each is a realtime.display.Overlay
+    ShowSession(show, telemetry=overlays.poller)          # starts and stops the telemetry thread
 
 What the panels show is plain data made off the GL path: `TensorPrint` (PyTorch's own print of
 a W+ slice) and `Telemetry` snapshots from `TelemetryPoller` (NVML through the single

@@ -2,7 +2,7 @@
 
 Both panels are always built when a font is at hand (so a key or an OSC message can show a
 panel the preset left off); `panels` (from `--overlay tensor,gpu` or the preset's flags) says
-which start visible. The telemetry thread starts when the GPU panel is first drawn visible.
+which start visible. The telemetry poller is built here but started by the show's session.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def build_overlays(settings, panels: Iterable[str] | None = None, font: str | Pa
     poller = poller or TelemetryPoller()
     tensor = TerminalPanel(path, settings.tensor_rect, settings.font_size, settings.opacity,
                            settings.tensor_rows, settings.tensor_hz)
-    gpu = GpuPanel(path, poller.latest, settings.gpu_rect, settings.font_size, settings.opacity, start=poller.start)
+    gpu = GpuPanel(path, poller.latest, settings.gpu_rect, settings.font_size, settings.opacity)
     for panel in (tensor, gpu):
         panel.visible = panel.name in visible
     log.info("overlay: %s (font %s)", ", ".join(sorted(visible)) or "built, hidden", path)

@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import moderngl
 
 from .. import __version__
 from .gpu import GpuSample, HostSample, Telemetry
@@ -223,19 +222,10 @@ class GpuPanel(Panel):
 
     def __init__(self, font: str | Path, latest: Callable[[], Telemetry | None],
                  rect: tuple[float, float, float, float] = (0.585, 0.03, 0.4, 0.62),
-                 font_size: float = 15.0, opacity: float = 0.85, start: Callable[[], object] | None = None) -> None:
-        """`start`: called once, when the panel is first drawn visible (starts the poll thread,
-        so a show that never shows the panel never polls)."""
+                 font_size: float = 15.0, opacity: float = 0.85) -> None:
         super().__init__(font, rect, font_size, opacity)
         self.latest = latest
-        self._start = start
         self._snapshot: Telemetry | None = None
-
-    def draw(self, ctx: moderngl.Context, viewport: tuple[int, int, int, int]) -> None:
-        if self.visible and self._start is not None:
-            start, self._start = self._start, None
-            start()
-        super().draw(ctx, viewport)
 
     def content_key(self) -> object:
         self._snapshot = self.latest()

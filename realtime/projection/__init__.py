@@ -6,7 +6,7 @@
 
 Modules: `inputs` (photos to targets), `crop` (centre / face crop), `vgg` (VGG16 features with
 torchvision's weight names), `perceptual` (the LPIPS-style distance), `projector` (the
-optimisation), `video` (convergence MP4, optional PyAV), `progress` (log lines), `job` (the
+optimisation), `video` (convergence MP4, optional PyAV), `job` (the
 command: many images, files per image, failures kept apart).
 """
 

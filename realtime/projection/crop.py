@@ -1,10 +1,8 @@
-"""How a photo becomes the square the generator draws: a centre crop, or (`--align`) a face crop.
+"""How a photo becomes the square the generator draws: the largest centred square.
 
-An FFHQ-style face crop needs facial landmarks, and those need a landmark model. stylevj
-downloads nothing at run time, so alignment may only use a landmark model that ships inside an
-installed Python package. No such backend is wired in yet: with `--align`, `face_crop` falls back
-to the centre crop and its note says so, which suits a roughly centred portrait. A backend would
-return eye and mouth positions; the oriented square around them would then be cut here.
+A face-aligned (FFHQ-style) crop needs a facial landmark model, and no installable package ships
+one that works without a download at run time; so stylevj crops the centre, which suits a roughly
+centred portrait, and says in the record what it cut. Crop photos yourself for off-centre faces.
 """
 
 from __future__ import annotations
@@ -12,18 +10,16 @@ from __future__ import annotations
 from PIL import Image
 
 
-def centre_crop(img: Image.Image) -> tuple[Image.Image, str]:
-    """The largest centred square, and a note when anything was cut."""
+def centre_crop(img: Image.Image, stored: tuple[int, int] | None = None) -> tuple[Image.Image, str]:
+    """The largest centred square, and a note when anything was cut.
+
+    stored: the size the file holds, when `img` was decoded smaller (a JPEG draft): the note
+    speaks of the file's pixels, not of the reduced decode.
+    """
     width, height = img.size
     if width == height:
         return img, ""
     side = min(width, height)
     left, top = (width - side) // 2, (height - side) // 2
-    return img.crop((left, top, left + side, top + side)), f"centre crop {width}x{height} -> {side}x{side}"
-
-
-def face_crop(img: Image.Image) -> tuple[Image.Image, str]:
-    """An aligned face crop when a landmark model is available; today always the centre crop, noted."""
-    cropped, note = centre_crop(img)
-    reason = "--align: no facial landmark model ships with the installed packages, so centre crop"
-    return cropped, f"{reason} ({note})" if note else reason
+    w, h = stored or (width, height)
+    return img.crop((left, top, left + side, top + side)), f"centre crop {w}x{h} -> {min(w, h)}x{min(w, h)}"

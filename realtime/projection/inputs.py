@@ -24,7 +24,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import StylevjError
-from .crop import centre_crop, face_crop
+from .crop import centre_crop
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ def _to_uint8(values: np.ndarray) -> np.ndarray:
     return np.clip(np.nan_to_num(values) / scale * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
-def load_target(path: str | os.PathLike, resolution: int, align: bool = False) -> Target:
+def load_target(path: str | os.PathLike, resolution: int) -> Target:
     """The image at `path` as a projection target [resolution, resolution, 3], or an ImageInputError."""
     path = Path(path)
     img, (width, height), digest, notes = read_image(path, least=resolution)
@@ -164,7 +164,7 @@ def load_target(path: str | os.PathLike, resolution: int, align: bool = False) -
             f"{path}: {width}x{height} pixels is too small to project (the short side needs at least {MIN_SIDE})"
         )
     img = to_rgb(img, path, notes)
-    img, crop_note = face_crop(img) if align else centre_crop(img)
+    img, crop_note = centre_crop(img, stored=(width, height))
     if crop_note:
         notes.append(crop_note)
     side = img.size[0]

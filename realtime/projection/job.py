@@ -28,11 +28,11 @@ from .. import __version__
 from ..errors import StylevjError
 from ..files import atomic_write
 from ..images import save_png, to_rgb8
+from ..progress import progress_bar
 from ..latent.keyframes import Keyframe, save_keyframe
 from ..models import load_generator
 from .inputs import ImageInputError, Target, load_target
 from .perceptual import PerceptualDistance
-from .progress import Progress
 from .projector import LOSSES, ProjectionSettings, StepInfo, project, w_spread
 from .vgg import VggWeightsError, find_weights, how_to_get_weights, load_vgg16
 
@@ -48,7 +48,6 @@ class ProjectOptions:
     loss: str | None = None
     mse_weight: float = 1.0
     video: bool = False
-    align: bool = False
     vgg_weights: str | None = None
     batch: int = 8
     seed: int = 0
@@ -156,7 +155,7 @@ def run_projection(images: list[str | os.PathLike], checkpoint: str, options: Pr
     ready: list[tuple[int, Target]] = []
     for i, outcome in enumerate(outcomes):
         try:
-            ready.append((i, load_target(outcome.image, G.resolution, align=options.align)))
+            ready.append((i, load_target(outcome.image, G.resolution)))
         except ImageInputError as exc:
             outcome.error = str(exc)
             log.warning("skipped: %s", exc)
@@ -186,7 +185,7 @@ def _project_chunk(G, chunk, stems, settings, perceptual, spread, options, out_d
     targets = torch.stack([t.tensor() for _, t in chunk])
     names = [t.path.name for _, t in chunk]
     label = names[0] + (f" +{len(names) - 1} more" if len(names) > 1 else "")
-    progress = Progress(label)
+    bar = progress_bar(settings.steps, label, "step")
     videos = _open_videos(len(chunk), G.resolution) if options.video else []
     every = 1
     if videos:
@@ -195,7 +194,8 @@ def _project_chunk(G, chunk, stems, settings, perceptual, spread, options, out_d
         every = frame_every(settings.steps)
 
     def on_step(info: StepInfo) -> None:
-        progress.update(info.step, info.steps, float(info.losses["total"].mean()))
+        bar.update(1)
+        bar.set_postfix(loss=f"{float(info.losses['total'].mean()):.5f}", refresh=False)
         if videos and (info.step % every == 0 or info.step == info.steps - 1):
             for video, (_, target), image in zip(videos, chunk, info.images):
                 video.add(np.concatenate([target.pixels, to_rgb8(image)], axis=1))
@@ -203,12 +203,14 @@ def _project_chunk(G, chunk, stems, settings, perceptual, spread, options, out_d
     try:
         result = project(G, targets, settings, perceptual, on_step=on_step, spread=spread)
     except torch.cuda.OutOfMemoryError:
+        bar.close()
         for video in videos:
             video.close()
         for i, target in chunk:
             outcomes[i].error = f"{target.path}: out of GPU memory projecting {len(chunk)} images at once (try --batch 1)"
             log.warning("%s", outcomes[i].error)
         return
+    bar.close()
     for n, (i, target) in enumerate(chunk):
         try:
             outcomes[i].files, outcomes[i].record = _write_outputs(

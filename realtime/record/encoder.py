@@ -1,7 +1,8 @@
 """Video files from RGB frames, with PyAV (its wheels carry ffmpeg: no system ffmpeg needed).
 
-Formats: `h264` (yuv420p MP4, quality as x264's CRF), `prores` (ProRes 4444 .mov for editors)
-and `png` (a folder of numbered PNGs). MP4 is written fragmented with a keyframe each second, so a file cut short by a crash still
+Formats: `h264` (yuv420p MP4, quality as x264's CRF; MPEG-4 Part 2 where this FFmpeg has no
+x264), `prores` (ProRes 4444 .mov for editors) and `png` (a folder of numbered PNGs). The one
+writer for renders, live recordings and projection videos (which write into memory first). MP4 is written fragmented with a keyframe each second, so a file cut short by a crash still
 plays up to its last whole second; Ctrl-C, a full disk or a generator error close it cleanly.
 """
 
@@ -11,6 +12,7 @@ import logging
 import os
 from fractions import Fraction
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -37,17 +39,24 @@ def require_av(what: str = "writing video"):
 
 
 class VideoWriter:
-    """Frames (uint8 [H, W, 3], top row first) in, a video file (or PNG folder) out."""
+    """Frames (uint8 [H, W, 3], top row first) in, a video file (or PNG folder) out.
 
-    def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int], fmt: str = "h264",
+    target: a file path, or a writable binary file object (e.g. io.BytesIO) for h264/prores.
+    """
+
+    def __init__(self, target: str | os.PathLike | BinaryIO, fps: float, size: tuple[int, int], fmt: str = "h264",
                  quality: int = 18, speed: str = "medium") -> None:
         if fmt not in FORMATS:
             raise EncoderError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-        self.path, self.fps, self.size, self.fmt = Path(path), fps, size, fmt
+        in_memory = hasattr(target, "write")
+        self.path = Path("<memory>") if in_memory else Path(target)
+        self.fps, self.size, self.fmt = fps, size, fmt
         self.frames = 0
         self._container = self._stream = None
         width, height = size
         if fmt == "png":
+            if in_memory:
+                raise EncoderError("PNG frames need a folder, not a file object")
             self.path.mkdir(parents=True, exist_ok=True)
             return
         if fmt == "h264" and (width % 2 or height % 2):
@@ -56,14 +65,21 @@ class VideoWriter:
         rate = Fraction(fps).limit_denominator(1001)
         options = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"} if fmt == "h264" else {}
         try:
-            self._container = av.open(str(self.path), mode="w", format="mp4" if fmt == "h264" else "mov", options=options)
+            self._container = av.open(target if in_memory else str(self.path), mode="w",
+                                      format="mp4" if fmt == "h264" else "mov", options=options)
         except (OSError, av.FFmpegError) as exc:
             raise EncoderError(f"{self.path}: cannot create ({exc})") from None
-        if fmt == "h264":
+        if fmt == "h264" and "libx264" in av.codecs_available:
             stream = self._container.add_stream("libx264", rate=rate)
             stream.pix_fmt = "yuv420p"
             stream.options = {"crf": str(quality), "preset": speed}  # x264 preset: live uses a fast one
             stream.codec_context.gop_size = max(int(round(fps)), 1)  # a keyframe, so a fragment, every second
+        elif fmt == "h264":
+            log.warning("this FFmpeg has no x264: writing MPEG-4 Part 2 video instead")
+            stream = self._container.add_stream("mpeg4", rate=rate)
+            stream.pix_fmt = "yuv420p"
+            stream.bit_rate = 8_000_000
+            stream.codec_context.gop_size = max(int(round(fps)), 1)
         else:
             stream = self._container.add_stream("prores_ks", rate=rate)
             stream.pix_fmt = "yuva444p10le"

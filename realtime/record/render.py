@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import logging
 import queue
-import sys
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from ..display import Compositor, HeadlessSurface, HostSink
+from ..images import to_pixels
 from ..latent import Player
 from ..presets import Preset, cue_timeline
-from ..show.worker import to_rgba8
+from ..progress import progress_bar
 from .encoder import VideoWriter
 
 log = logging.getLogger(__name__)
@@ -61,29 +60,6 @@ def loop_frames(player: Player, fps: float, loops: float) -> int:
     return int(round(loops * span / abs(player.speed) * fps))
 
 
-class _Progress:
-    """One status line: frames, frames/s, time left (a bar on a terminal, a log line otherwise)."""
-
-    def __init__(self, total: int) -> None:
-        self.total, self.start, self.last = total, time.perf_counter(), 0.0
-        self.tty = sys.stderr.isatty()
-
-    def update(self, done: int) -> None:
-        now = time.perf_counter()
-        if now - self.last < (0.2 if self.tty else 5.0) and done < self.total:
-            return
-        self.last = now
-        rate = done / max(now - self.start, 1e-9)
-        left = (self.total - done) / rate if rate > 0 else 0.0
-        width = 30
-        bar = "#" * int(width * done / max(self.total, 1))
-        line = f"[{bar:<{width}}] {done}/{self.total} frames, {rate:.1f} frames/s, {left:.0f} s left"
-        if self.tty:
-            print("\r" + line, end="" if done < self.total else "\n", file=sys.stderr, flush=True)
-        else:
-            log.info(line)
-
-
 def render(G, player: Player, preset: Preset, writer: VideoWriter, frames: int, fps: float,
            size: tuple[int, int], fit: str = "contain", overlays: list | None = None) -> RenderResult:
     """Render `frames` frames of the show into `writer`; always leaves a finished file."""
@@ -99,8 +75,8 @@ def render(G, player: Player, preset: Preset, writer: VideoWriter, frames: int, 
                 for w, position in path_times(player, preset, fps, frames):
                     if stop.is_set():
                         break
-                    img = G.synthesis(w.unsqueeze(0), noise_mode=preset.noise)
-                    generated.put((to_rgba8(img, rgba).cpu().clone(), w, position))
+                    img = G.synthesis(w.unsqueeze(0), noise_mode=preset.generator.noise)
+                    generated.put((to_pixels(img, rgba).cpu().clone(), w, position))
         except Exception as exc:  # reported below; the file keeps what was rendered
             failure.append(f"generator error: {type(exc).__name__}: {exc}")
         finally:
@@ -120,7 +96,7 @@ def render(G, player: Player, preset: Preset, writer: VideoWriter, frames: int, 
     consumer = threading.Thread(target=encode, name="stylevj-render-encode", daemon=True)
     surface = HeadlessSurface(size)
     sink, compositor = HostSink(surface.ctx), Compositor(surface.ctx, fit=fit)
-    progress = _Progress(frames)
+    bar = progress_bar(frames, "render", "frame")
     done, interrupted = 0, ""
     producer.start()
     consumer.start()
@@ -134,12 +110,13 @@ def render(G, player: Player, preset: Preset, writer: VideoWriter, frames: int, 
             compositor.draw(surface, sink.current, overlays=overlays or ())
             encoded.put(surface.read_pixels()[..., :3].copy())
             done += 1
-            progress.update(done)
+            bar.update(1)
             if stop.is_set():  # the encoder failed: nothing more can be written
                 break
     except KeyboardInterrupt:
         interrupted = "interrupted (Ctrl-C)"
     finally:
+        bar.close()
         stop.set()
         while producer.is_alive():  # unblock the generator if it waits on a full queue
             try:

@@ -1,42 +1,39 @@
 """The show loop: one step per display refresh, moved by the wall clock.
 
-Each step: read the clock, apply queued commands (keys now, OSC later) at this frame boundary,
-advance the player, ask the worker for the W+ of this instant, upload the newest finished frame
-if there is one, draw, present. The step never waits for the generator; when the generator is
-slower than the display, the last frame stays up (optionally cross-faded into the next one).
+Each step: read the clock, apply the queued commands at this frame boundary, advance the player,
+ask the worker for the W+ of this instant, upload the newest finished frame if there is one,
+draw, present, and publish a `ShowState` snapshot for the adapters. The step never waits for the
+generator; when the generator is slower than the display, the last frame stays up (optionally
+cross-faded into the next one). Threads are started and stopped by a `ShowSession`, not here.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import time
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Hashable
 
 import numpy as np
 
 from ..display.compositor import Compositor
 from ..display.frames import FrameSink
-from ..display.keys import Action, KeyEvent
 from ..display.surface import Surface
 from ..errors import StylevjError
 from ..images import save_png
 from ..latent import Player
 from ..latent.cues import CueTimeline
 from ..presets import Preset
+from .commands import Command, CommandQueue, Folders
+from .state import EVENTS_KEPT, CommandCounts, Event, PanelState, ShowState, StateBoard
 from .worker import Frame, GeneratorWorker
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..control import Controller, Journal
     from ..record.recorder import LiveRecorder
 
 log = logging.getLogger(__name__)
-
-Command = Callable[["Show"], None]
-SPEED_STEP = 1.25  # arrow keys multiply or divide the speed by this
-NUDGE = 0.05  # keyframe units per arrow-key press
 
 
 @dataclass
@@ -44,17 +41,19 @@ class ShowStats:
     refreshes: int = 0
     frames_shown: int = 0  # distinct generator frames put on screen
     started: float = 0.0
-    events: list[str] = field(default_factory=list)
 
 
 class Show:
-    """A running show: player + generator worker + surface, compositor and frame sink."""
+    """A running show: player + generator worker + surface, compositor and frame sink.
+
+    Commands come in through `submit` (any thread); the state goes out through `board`.
+    """
 
     def __init__(
         self, player: Player, worker: GeneratorWorker, surface: Surface, compositor: Compositor, sink: FrameSink,
-        crossfade: bool = False, snapshot_dir: Path = Path("."), clock: Callable[[], float] = time.perf_counter,
-        preset: Preset | None = None, controller: "Controller | None" = None, journal: "Journal | None" = None,
-        recorder: "LiveRecorder | None" = None,
+        crossfade: bool = False, folders: Folders | None = None, clock: Callable[[], float] = time.perf_counter,
+        preset: Preset | None = None, recorder: LiveRecorder | None = None, overlays: list | None = None,
+        timeline: CueTimeline | None = None, queue_size: int = 1024,
     ) -> None:
         self.player = player
         self.worker = worker
@@ -62,81 +61,54 @@ class Show:
         self.compositor = compositor
         self.sink = sink
         self.crossfade = crossfade
-        self.snapshot_dir = snapshot_dir
-        self.overlays: list = []
+        self.preset = preset or Preset()
+        self.folders = folders or Folders.beside(self.preset.base_dir)
+        self.overlays: list = list(overlays or [])
         self.overlay_visible = True
         self.clock = clock
-        self.preset = preset or Preset()
-        self.controller = controller
-        self.journal = journal
         self.recorder = recorder
-        self.timeline: CueTimeline | None = None  # set for `run --cues`
-        self._timeline_start: float | None = None
+        self.timeline = timeline  # `run --cues`: the cue times set the position
+        self.commands = CommandQueue(queue_size)
+        self.board = StateBoard()
         self.stats = ShowStats()
         self.shown: Frame | None = None  # the generator frame on screen now
-        self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
+        self.last_snapshot: Path | None = None
+        self._timeline_start: float | None = None
         self._last_tick: float | None = None
         self._frame_arrived = 0.0
         self._frame_interval = 1 / 30
         self._quit = False
         self._snapshot_to: Path | None = None
-        self.last_snapshot: Path | None = None
+        self._events: deque[Event] = deque(maxlen=EVENTS_KEPT)
+        self._event_serial = 0
+        self._origin: Hashable | None = None  # of the command being applied
+        self._edits = 0
+        self._applied = 0
+        self._failed = 0
+        self._serial = 0
 
-    # ---- input -----------------------------------------------------------------------------
+    # ---- input (any thread) -------------------------------------------------------------------
 
-    def submit(self, command: Command) -> None:
-        """Queue a change to apply at the next frame boundary (safe from any thread)."""
-        self._commands.put(command)
+    def submit(self, command: Command, origin: Hashable | None = None) -> bool:
+        """Queue a command for the next frame boundary; False when the queue is full (counted)."""
+        return self.commands.submit(command, origin)
 
-    def on_key(self, event: KeyEvent) -> None:
-        """Keyboard actions, as commands (so they land at a frame boundary like OSC ones).
+    # ---- what commands use (render thread) ----------------------------------------------------
 
-        The window itself handles fullscreen and the double-Esc quit."""
-        actions: dict[Action, Command] = {
-            Action.TOGGLE_PAUSE: lambda s: s.player.play() if s.player.paused else s.player.pause(),
-            Action.SPEED_UP: lambda s: s.player.set_speed(s.player.speed * SPEED_STEP),
-            Action.SPEED_DOWN: lambda s: s.player.set_speed(s.player.speed / SPEED_STEP),
-            Action.NUDGE_FORWARD: lambda s: s.player.goto(s.player.position + NUDGE),
-            Action.NUDGE_BACK: lambda s: s.player.goto(s.player.position - NUDGE),
-            Action.TOGGLE_OVERLAY: lambda s: setattr(s, "overlay_visible", not s.overlay_visible),
-            Action.SNAPSHOT: lambda s: s.request_snapshot(),
-            Action.RECORD: lambda s: s.stop_recording() if s.recorder and s.recorder.recording else s.start_recording(),
-            Action.QUIT: lambda s: s.stop(),
-        }
-        command = actions.get(event.action)
-        if command is not None:
-            self.submit(command)
+    def emit(self, name: str, *args: object) -> None:
+        """Publish an event with the next snapshot, addressed to the command being applied."""
+        self._event_serial += 1
+        self._events.append(Event(self._event_serial, name, args, self._origin))
+
+    def now(self) -> float:
+        return self.clock()
 
     def stop(self) -> None:
         self._quit = True
 
-    # ---- live recording (key R, OSC record/start and record/stop) ---------------------------
-
-    def start_recording(self, name: str | None = None) -> Path:
-        if self.recorder is None:
-            raise StylevjError("recording is off for this show (no --record-dir)")
-        return self.recorder.start(self.surface.ctx, self.surface.size, name, self.clock())
-
-    def stop_recording(self) -> Path | None:
-        return self.recorder.stop() if self.recorder is not None else None
-
-    # ---- overlay switches (keys, OSC) ------------------------------------------------------
-
-    def set_overlay(self, name: str, visible: bool) -> None:
-        """Show or hide one overlay panel by name ('tensor', 'gpu'); all panels stay built."""
-        for panel in self.overlays:
-            if getattr(panel, "name", None) == name:
-                panel.visible = visible
-
-    def set_overlay_opacity(self, opacity: float) -> None:
-        for panel in self.overlays:
-            panel.opacity = opacity
-
-    def overlay_state(self) -> dict:
-        return {
-            "visible": self.overlay_visible,
-            "panels": {getattr(p, "name", "?"): bool(getattr(p, "visible", True)) for p in self.overlays},
-        }
+    def request_snapshot(self, path: Path | None = None) -> None:
+        """Save a PNG of exactly what the next refresh draws (taken before it is presented)."""
+        self._snapshot_to = path if path is not None else self.folders.snapshots / time.strftime("stylevj-%Y%m%d-%H%M%S.png")
 
     @property
     def running(self) -> bool:
@@ -148,22 +120,14 @@ class Show:
         now = self.clock()
         dt = 0.0 if self._last_tick is None else now - self._last_tick
         self._last_tick = now
-        changed = self._apply_commands()
-        if self.controller is not None:
-            changed = self.controller.apply_pending(self) or changed
-        if changed and self.journal is not None:
-            self.journal.record(self.preset, self.player, self.worker.noise_mode)
-        if self.timeline is not None:  # playing to a track: the cues set the position
+        self._apply_commands()
+        if self.timeline is not None:
             if self._timeline_start is None:
                 self._timeline_start = now
             self.player.seek(self.timeline.position(now - self._timeline_start))
-            events = []
         else:
-            events = self.player.advance(dt)
-        if events:
-            self.stats.events.extend(events)
-        if self.controller is not None:
-            self.controller.feedback(self, events)
+            for name in self.player.advance(dt):
+                self.emit(name)
         self.worker.request(self.player.current(), self.player.position)
         self._upload_newest(now)
         mix = 1.0
@@ -181,20 +145,23 @@ class Show:
             self._snapshot_to = None
         self.surface.present()
         self.stats.refreshes += 1
+        self.board.publish(self._state(now))
 
-    def _apply_commands(self) -> bool:
-        """Run the queued commands; True when any ran (the journal records the change)."""
-        ran = False
-        while True:
+    def _apply_commands(self) -> None:
+        for pending in self.commands.take():
+            self._origin = pending.origin
             try:
-                command = self._commands.get_nowait()
-            except queue.Empty:
-                return ran
-            ran = True
-            try:
-                command(self)
+                pending.command.apply(self)
             except (StylevjError, ValueError, IndexError, OSError) as exc:  # a bad command never stops the show
-                log.error("command failed: %s", exc)
+                self._failed += 1
+                reason = str(exc) or type(exc).__name__
+                log.warning("%s refused: %s", type(pending.command).__name__, reason)
+                self.emit("error", reason)
+            else:
+                self._applied += 1
+                self._edits += pending.command.edits
+            finally:
+                self._origin = None
 
     def _upload_newest(self, now: float) -> None:
         frame = self.worker.latest()
@@ -210,6 +177,28 @@ class Show:
         self._frame_arrived = now
         self.shown = frame
         self.stats.frames_shown += 1
+
+    def publish(self) -> ShowState:
+        """Publish the state now, between refreshes (e.g. before the first, for the journal)."""
+        state = self._state(self.clock())
+        self.board.publish(state)
+        return state
+
+    def _state(self, now: float) -> ShowState:
+        self._serial += 1
+        p, rec, q = self.player, self.recorder, self.commands.counts
+        return ShowState(
+            serial=self._serial, clock=now, edits=self._edits, position=p.position, speed=p.speed, paused=p.paused,
+            truncation=p.truncation, path=p.settings, mix=p.mix, noise=self.worker.noise_mode, keyframes=p.keyframes,
+            overlay_visible=self.overlay_visible,
+            panels=tuple(PanelState(o.name, bool(o.visible), float(o.opacity)) for o in self.overlays),
+            recording=str(rec.path) if rec is not None and rec.recording else None,
+            record_dropped=rec.dropped if rec is not None else 0, record_error=rec.error if rec is not None else "",
+            refreshes=self.stats.refreshes, frames_shown=self.stats.frames_shown,
+            generator_errors=self.worker.errors, generator_error=self.worker.last_error,
+            preset=self.preset, commands=CommandCounts(self._applied, self._failed, q.coalesced, q.dropped),
+            events=tuple(self._events),
+        )
 
     # ---- running ---------------------------------------------------------------------------
 
@@ -237,10 +226,6 @@ class Show:
             self.step()
             time.sleep(0.002)
         return self.shown is not None
-
-    def request_snapshot(self, path: str | Path | None = None) -> None:
-        """Save a PNG of exactly what the next refresh draws (taken before it is presented)."""
-        self._snapshot_to = Path(path) if path is not None else self.snapshot_dir / time.strftime("stylevj-%Y%m%d-%H%M%S.png")
 
     def _write_snapshot(self, path: Path) -> None:
         try:

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..images import to_pixels
+
 log = logging.getLogger(__name__)
 
 RETRY_PAUSE_S = 0.25
@@ -34,13 +36,6 @@ class Frame:
     w: torch.Tensor  # the W+ it shows
     number: int
     slot: int
-
-
-def to_rgba8(img: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """Generator output [1, 3, H, W] (about [-1, 1]) into out [H, W, 4] uint8, alpha 255."""
-    rgb = (img[0].float() * 127.5 + 128.0).clamp_(0, 255).to(torch.uint8)  # [3, H, W]
-    out[..., :3].copy_(rgb.permute(1, 2, 0))
-    return out
 
 
 class GeneratorWorker:
@@ -151,12 +146,12 @@ class GeneratorWorker:
                 if consumed is not None:
                     self._stream.wait_event(consumed)
                 img = self.G.synthesis(w.unsqueeze(0).to(self.G.device), noise_mode=self.noise_mode)
-                to_rgba8(img, self._ring[slot])
+                to_pixels(img, self._ring[slot])
                 event = torch.cuda.Event()
                 event.record(self._stream)
         else:
             img = self.G.synthesis(w.unsqueeze(0), noise_mode=self.noise_mode)
-            to_rgba8(img, self._ring[slot])
+            to_pixels(img, self._ring[slot])
         self.last_generate_ms = (time.perf_counter() - started) * 1000
         return Frame(self._ring[slot], event, path_time, w, self.frames_done + 1, slot)
 

@@ -1,0 +1,233 @@
+"""Validated values, declared once: a field's range lives on the dataclass that holds it.
+
+A `Check` validates one value and describes itself ("f[-1000..1000]"). `checked(CHECK, default)`
+puts it on a dataclass field; `validate(obj)` (called from `__post_init__`) checks every such
+field. The same declarations serve every way in:
+
+- presets (`realtime.presets`): TOML tables are read into these dataclasses, every key checked;
+- show commands (`realtime.show.commands`): a command cannot be made with a value out of range;
+- the OSC table and the operator page describe arguments from them.
+
+So a range is written in one place, and a new preset key is one field plus its use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .errors import StylevjError
+
+
+class CheckError(StylevjError, ValueError):
+    """A value refused by its check; the message is the reason ("must be within [0, 1], got 2")."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One kind of value: `kind` is number, integer, flag, text, choice or list (of `items`).
+
+    `__call__` returns the value (converted where harmless: an int for a number becomes a float,
+    a list a tuple) or raises `CheckError` with the reason. `optional`: None is accepted too.
+    """
+
+    kind: str
+    lo: float = -math.inf
+    hi: float = math.inf
+    choices: tuple[str, ...] = ()
+    length: int | None = None  # lists: exact number of items (None: any)
+    items: "Check | None" = None  # lists: the check of each item
+    optional: bool = False
+    extra: Callable[[Any], str | None] | None = None  # a further rule: the reason, or None
+    max_length: int = 512  # text: longer is refused (OSC and page input are bounded)
+
+    def __call__(self, value: Any) -> Any:
+        if value is None and self.optional:
+            return None
+        value = self._convert(value)
+        if self.extra is not None:
+            problem = self.extra(value)
+            if problem:
+                raise CheckError(problem)
+        return value
+
+    def _convert(self, value: Any) -> Any:
+        if self.kind == "any":  # left to `extra`
+            return value
+        if self.kind in ("number", "integer"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise CheckError(f"must be a {'whole ' if self.kind == 'integer' else ''}number, got {_kind_of(value)}")
+            if not math.isfinite(value):
+                raise CheckError(f"must be finite, got {value}")
+            if self.kind == "integer":
+                if value != int(value):
+                    raise CheckError(f"must be a whole number, got {value}")
+                value = int(value)
+            else:
+                value = float(value)
+            if not self.lo <= value <= self.hi:
+                raise CheckError(f"must be within [{_num(self.lo)}, {_num(self.hi)}], got {_num(value)}")
+            return value
+        if self.kind == "flag":
+            if not isinstance(value, bool):
+                raise CheckError(f"must be true or false, got {_kind_of(value)}")
+            return value
+        if self.kind in ("text", "choice"):
+            if not isinstance(value, str):
+                raise CheckError(f"must be a string, got {_kind_of(value)}")
+            if len(value) > self.max_length:
+                raise CheckError(f"is too long ({len(value)} characters, at most {self.max_length})")
+            if self.kind == "choice" and value not in self.choices:
+                raise CheckError(f"must be one of {', '.join(self.choices)}, got {value!r}")
+            if self.kind == "text" and not value.strip():
+                raise CheckError("must be a non-empty string")
+            return value
+        if self.kind == "list":
+            if not isinstance(value, (list, tuple)):
+                raise CheckError(f"must be a list, got {_kind_of(value)}")
+            if self.length is not None and len(value) != self.length:
+                raise CheckError(f"must be a list of {self.length} items, got {len(value)}")
+            assert self.items is not None
+            out = []
+            for n, item in enumerate(value):
+                try:
+                    out.append(self.items(item))
+                except CheckError as exc:
+                    raise CheckError(f"item {n + 1} {exc}") from None
+            return tuple(out)
+        raise AssertionError(f"unknown check kind {self.kind}")
+
+    def describe(self) -> str:
+        """Short form for tables: f[0..1], i[0..100000], a|b, s, [f, f]."""
+        if self.kind == "number":
+            return f"f[{_num(self.lo)}..{_num(self.hi)}]" if math.isfinite(self.lo) else "f"
+        if self.kind == "integer":
+            return f"i[{_num(self.lo)}..{_num(self.hi)}]" if math.isfinite(self.lo) else "i"
+        if self.kind == "flag":
+            return "0|1"
+        if self.kind == "any":
+            return "any"
+        if self.kind == "choice":
+            return "|".join(self.choices)
+        if self.kind == "list":
+            inner = self.items.describe() if self.items else "?"
+            return f"[{inner} x{self.length}]" if self.length else f"[{inner}, ...]"
+        return "s"
+
+
+def _kind_of(value: Any) -> str:
+    return {bool: "true/false", str: "a string", list: "a list", dict: "a table", type(None): "nothing"}.get(
+        type(value), type(value).__name__)
+
+
+def _num(x: float) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+# ---- the checks stylevj uses ---------------------------------------------------------------------
+
+
+def number(lo: float, hi: float, optional: bool = False) -> Check:
+    return Check("number", float(lo), float(hi), optional=optional)
+
+
+def integer(lo: int, hi: int, optional: bool = False) -> Check:
+    return Check("integer", lo, hi, optional=optional)
+
+
+FLAG = Check("flag")
+TEXT = Check("text")
+OPTIONAL_TEXT = Check("text", optional=True)
+
+
+def choice(options: tuple[str, ...] | list[str]) -> Check:
+    return Check("choice", choices=tuple(options))
+
+
+def numbers(count: int, lo: float = -1e9, hi: float = 1e9, extra: Callable[[Any], str | None] | None = None) -> Check:
+    """A fixed-length list of numbers, e.g. a [low, high] range or an [x, y, w, h] rectangle."""
+    return Check("list", length=count, items=number(lo, hi), extra=extra)
+
+
+def integers(count: int, lo: int, hi: int, extra: Callable[[Any], str | None] | None = None) -> Check:
+    return Check("list", length=count, items=integer(lo, hi), extra=extra)
+
+
+TEXTS = Check("list", items=TEXT)
+
+
+def parse_host_port(text: str) -> tuple[str, int]:
+    """'host:port' (IPv6 as '[::1]:9001' or '::1:9001') -> (host, port); CheckError otherwise."""
+    host, _, port = str(text).rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise CheckError(f"must be host:port (e.g. 127.0.0.1:9001), got {text!r}")
+    return host, int(port)
+
+
+def _host_port_or_empty(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return f"must be a string 'host:port', got {_kind_of(value)}"
+    if value == "":
+        return None
+    try:
+        parse_host_port(value)
+    except CheckError as exc:
+        return str(exc)
+    return None
+
+
+HOST_PORT = Check("any", extra=_host_port_or_empty)  # "" for none
+
+
+def _networks(values: tuple[str, ...]) -> str | None:
+    for v in values:
+        try:
+            ipaddress.ip_network(v.strip(), strict=False)
+        except ValueError as exc:
+            return f"holds {v!r}, not an address or network ({exc})"
+    return None
+
+
+NETWORKS = Check("list", items=TEXT, extra=_networks)
+
+
+# ---- dataclass fields ----------------------------------------------------------------------------
+
+
+def checked(check: Check, default: Any = dataclasses.MISSING, doc: str = "") -> Any:
+    """A dataclass field validated by `check` (see `validate`); `doc` is its one-line meaning."""
+    metadata = {"check": check, "doc": doc}
+    if default is dataclasses.MISSING:
+        return dataclasses.field(metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def check_of(field: dataclasses.Field) -> Check | None:
+    return field.metadata.get("check")
+
+
+def validate(obj: Any) -> None:
+    """Check and convert every `checked` field of a (frozen) dataclass instance, in order.
+
+    Raises `CheckError("<field> <reason>")` for the first bad one. Call it from `__post_init__`.
+    """
+    for f in dataclasses.fields(obj):
+        check = check_of(f)
+        if check is None:
+            continue
+        try:
+            value = check(getattr(obj, f.name))
+        except CheckError as exc:
+            raise CheckError(f"{f.name} {exc}") from None
+        object.__setattr__(obj, f.name, value)
+
+
+class Checked:
+    """Base for frozen dataclasses whose `checked` fields validate themselves when made."""
+
+    def __post_init__(self) -> None:
+        validate(self)

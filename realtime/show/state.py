@@ -1,0 +1,125 @@
+"""What the show publishes each frame: a frozen `ShowState`, read by every adapter.
+
+The show never calls its listeners. After each refresh it puts a new snapshot on its
+`StateBoard`; adapters (OSC feedback, the journal, the operator page) read the newest one, or
+wait for the next, on their own threads, the way the overlay reads GPU telemetry. Snapshots are
+immutable (keyframe tensors are never changed in place), so they cross threads as they are.
+
+One-off happenings (a loop, a keyframe added, a command that failed, a state request) are
+`Event`s with increasing serial numbers; each snapshot carries the most recent ones, so a
+reader that skipped snapshots still sees every event it has not seen (up to `EVENTS_KEPT`).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Hashable
+
+from ..latent import Keyframe, PathSettings, StyleMix
+from ..presets import Preset
+
+EVENTS_KEPT = 256
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened at a frame boundary. `origin`: who asked (opaque to the show; an
+    adapter uses it to answer its own sender), None for the show's own events."""
+
+    serial: int
+    name: str  # "loop", "keyframe/added", "error", "state", "record/started", ...
+    args: tuple = ()
+    origin: Hashable | None = None
+
+
+@dataclass(frozen=True)
+class PanelState:
+    name: str
+    visible: bool
+    opacity: float
+
+
+@dataclass(frozen=True)
+class CommandCounts:
+    """Commands the show took: applied, failed when applied, coalesced (a newer value of the
+    same parameter in the same frame), dropped (the queue was full)."""
+
+    applied: int = 0
+    failed: int = 0
+    coalesced: int = 0
+    dropped: int = 0
+
+
+@dataclass(frozen=True)
+class ShowState:
+    """The whole show at one refresh, for feedback, `/stylevj/state`, the journal and the page."""
+
+    serial: int  # one more per published refresh
+    clock: float  # the show's clock (seconds) at this refresh
+    edits: int  # changes applied so far: the journal writes when this grows
+    position: float
+    speed: float
+    paused: bool
+    truncation: float
+    path: PathSettings
+    mix: StyleMix | None
+    noise: str
+    keyframes: tuple[Keyframe, ...]
+    overlay_visible: bool
+    panels: tuple[PanelState, ...]
+    recording: str | None  # the file being recorded, or None
+    record_dropped: int
+    record_error: str
+    refreshes: int
+    frames_shown: int
+    generator_errors: int
+    generator_error: str
+    preset: Preset = Preset()  # what the show was started with (or loaded): the base a save captures onto
+    commands: CommandCounts = CommandCounts()
+    events: tuple[Event, ...] = field(default=(), repr=False)
+
+    def events_after(self, serial: int) -> list[Event]:
+        """The events newer than `serial` (what a reader has not seen yet)."""
+        return [e for e in self.events if e.serial > serial]
+
+    def to_json(self) -> dict:
+        """The state as plain JSON data (what `/stylevj/state` answers)."""
+        return {
+            "position": self.position, "speed": self.speed, "paused": self.paused, "truncation": self.truncation,
+            "spline": self.path.spline, "alpha": self.path.alpha, "closed": self.path.closed,
+            "constant_speed": self.path.constant_speed, "blend": self.path.blend, "noise": self.noise,
+            "mix": None if self.mix is None else [self.mix.keyframe, self.mix.first, self.mix.last],
+            "keyframes": [{"name": k.name, "source": k.source} for k in self.keyframes],
+            "overlay": {"visible": self.overlay_visible,
+                        "panels": {p.name: {"visible": p.visible, "opacity": p.opacity} for p in self.panels}},
+            "recording": {"file": self.recording, "dropped": self.record_dropped, "error": self.record_error},
+            "frames": {"refreshes": self.refreshes, "shown": self.frames_shown,
+                       "generator_errors": self.generator_errors, "generator_error": self.generator_error},
+            "commands": {"applied": self.commands.applied, "failed": self.commands.failed,
+                         "coalesced": self.commands.coalesced, "dropped": self.commands.dropped},
+        }
+
+
+class StateBoard:
+    """The newest `ShowState`: the show publishes, any thread reads or waits for a newer one."""
+
+    def __init__(self) -> None:
+        self._latest: ShowState | None = None
+        self._changed = threading.Condition()
+
+    def publish(self, state: ShowState) -> None:
+        with self._changed:
+            self._latest = state
+            self._changed.notify_all()
+
+    def latest(self) -> ShowState | None:
+        """The newest snapshot (None before the first refresh); never blocks."""
+        return self._latest
+
+    def wait_newer(self, serial: int, timeout: float) -> ShowState | None:
+        """A snapshot newer than `serial`, waiting up to `timeout` seconds; None if none came."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._latest is not None and self._latest.serial > serial, timeout)
+            latest = self._latest
+        return latest if latest is not None and latest.serial > serial else None
