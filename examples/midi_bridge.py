@@ -1,10 +1,13 @@
-"""MIDI knobs to stylevj over OSC: CC 1 -> speed, CC 2 -> truncation, notes -> keyframes.
+"""MIDI knobs to stylevj over OSC: CC 1 -> speed, CC 2 -> truncation, CC 16 -> control 'smile', notes -> keyframes.
 
     pip install -e '.[midi]'          # mido + python-rtmidi
     python examples/midi_bridge.py --list
     python examples/midi_bridge.py --port "nanoKONTROL2" --osc 127.0.0.1:9000
 
 Edit CONTROLS to fit your controller. A knob's 0..127 is mapped linearly onto the range given.
+A preset's [[controls]] (knobs with meaning: a latent direction or a bend) take
+`/stylevj/control/<name>/unit 0..1`, a fraction of the control's own range, so a knob needs
+no numbers from the preset: map it onto 0..1 and rename 'smile' to your control.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ CONTROLS: dict[int, tuple[str, float, float]] = {
     2: ("/stylevj/truncation", 0.3, 1.2),
     3: ("/stylevj/alpha", 0.0, 1.0),
     4: ("/stylevj/overlay/opacity", 0.0, 1.0),
+    16: ("/stylevj/control/smile/unit", 0.0, 1.0),  # the whole range of the preset's control 'smile'
 }
 NOTE_GOTO_BASE = 36  # note 36 (C1) -> keyframe 0, 37 -> keyframe 1, ...
 

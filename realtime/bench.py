@@ -3,7 +3,7 @@
 Measured, never asserted: tests do not time things. Each row runs a part for a while after a
 warm-up and reports the median frame time (CUDA timings synchronise per frame, so they include
 the whole kernel queue): generator, upload, composite, overlay, the paced loop (alone, while
-recording, and a long soak), OSC to applied, render, projection.
+recording, and a long soak), OSC to applied, render, projection, the audio analysis.
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def bench_loop(source: str, device: str, seconds: float, size: tuple[int, int] =
 
     Rows: upload (each available path), composite, overlay (steady and re-printing), loop
     (refreshes/s at a 60 Hz pace, late refreshes = intervals over 1.5 periods), loop while
-    recording, with soak > 0 a long run's memory at start/end, and OSC message to applied.
+    recording, loop with the operator page open (its thumbnails streaming), with soak > 0 a long run's memory at start/end, and OSC message to applied.
     """
     from .display import Compositor, HeadlessSurface, choose_sink
     from .images import to_pixels
@@ -197,6 +197,7 @@ def bench_loop(source: str, device: str, seconds: float, size: tuple[int, int] =
                 for label, duration in (("loop", seconds), ("loop+record", seconds), ("soak", soak)):
                     if duration > 0:
                         rows.append(_paced_loop(show, label, duration, source, G))
+                rows.append(_page_loop(show, seconds, source, G))
                 rows.append(_osc_latency(show, source, G))
         finally:
             shutil.rmtree(record_dir, ignore_errors=True)
@@ -236,6 +237,49 @@ def _paced_loop(show, label: str, duration: float, source: str, G) -> Row:
         note = f"host RSS {rss0:.0f} -> {host_rss_mb():.0f} MB{gpu}; {note}"
     return Row(label, source, str(G.device), "fp16" if G.uses_fp16 else "fp32", 1, len(intervals),
                round(statistics.median(intervals), 3), round(min(intervals), 3), round(len(intervals) / elapsed, 2), note)
+
+
+def _page_loop(show, seconds: float, source: str, G) -> Row:
+    """The paced loop with the operator page open (compare late refreshes with the `loop` row):
+    a WebSocket client takes the state and the thumbnails; the note says what a thumbnail costs
+    the render thread (shrink + copy queued) and the page thread (JPEG)."""
+    import threading
+
+    from websockets.sync.client import connect
+
+    from .control import PageServer
+
+    page = PageServer(show.submit, show.board, show.folders, port=0).start()
+    tap, stop, received = show.thumbnail_tap, threading.Event(), {"state": 0, "jpeg": 0}
+    cost0, taken0 = tap.cost_ms, tap.taken
+
+    def watch() -> None:
+        with connect(f"ws://{page.address[0]}:{page.address[1]}/ws") as ws:
+            while not stop.is_set():
+                try:
+                    received["jpeg" if isinstance(ws.recv(timeout=0.2), bytes) else "state"] += 1
+                except TimeoutError:
+                    continue
+
+    reader = threading.Thread(target=watch, name="bench-page", daemon=True)
+    reader.start()
+    try:
+        deadline = time.perf_counter() + 10.0
+        while received["jpeg"] == 0 and time.perf_counter() < deadline:  # thumbnails flowing
+            show.step()
+            time.sleep(1 / 60)
+        jpeg0, jpeg_ms0 = page.counters.thumbnails, page.counters.jpeg_ms
+        row = _paced_loop(show, "loop+page", seconds, source, G)
+        taken, jpegs = max(tap.taken - taken0, 1), max(page.counters.thumbnails - jpeg0, 1)
+        row.note += (f"; page open: {tap.taken - taken0} thumbnails, render thread {(tap.cost_ms - cost0) / taken:.2f} ms "
+                     f"each, JPEG {(page.counters.jpeg_ms - jpeg_ms0) / jpegs:.2f} ms each on the page thread, "
+                     f"{received['state']} state messages")
+    finally:
+        stop.set()
+        reader.join(timeout=5)
+        page.stop()
+        show.step()
+    return row
 
 
 def bench_overlay(surface, compositor, image, source: str, G, seconds: float, composite_ms: float) -> list[Row]:
@@ -408,3 +452,76 @@ def write_json(rows: list[Row], motion: list[MotionRow], path: Path) -> None:
         path.write_text(json.dumps(data, indent=2) + "\n")
     except OSError as exc:
         raise StylevjError(f"{path}: cannot write benchmark results ({exc.strerror})") from None
+
+
+def bench_knobs(source: str, device: str, seconds: float) -> list[Row]:
+    """Per-frame cost of knobs with meaning: eight direction controls gliding (their summed W+
+    offset, on the render thread), and the synthesis with a bend next to the plain one."""
+    from .latent.controls import Controls, Knob
+    from .latent.directions import direction_offset, sefa
+    from .models.bending import Bend
+
+    G = load_generator(source, device=device)
+    precision = "fp16" if G.uses_fp16 else "fp32"
+    w = G.mapping(torch.randn(1, G.z_dim, generator=torch.Generator().manual_seed(0)).to(G.device), truncation_psi=0.7)
+    vectors = sefa(G).vectors[:8].to(G.device)
+    controls = Controls([Knob(f"k{i}", -3.0, 3.0, 0.25, unit_offset=direction_offset(v, 1.0, None, G.num_ws))
+                         for i, v in enumerate(vectors)])
+    flip = [3.0]
+
+    def knobs() -> None:
+        flip[0] = -flip[0]  # every frame a jump across the range: all eight always gliding
+        for name in controls.names:
+            controls.set(name, flip[0])
+        controls.advance(1 / 60)
+        offset = controls.offset()  # None on the frame all pass through 0
+        if offset is not None:
+            w[0] + offset
+
+    rows = [_row("controls x8", source, G, "fp32", _time_frames(knobs, G.device, seconds),
+                 "eight direction controls gliding: the summed W+ offset per frame")]
+    res = G.cfg.resolutions[len(G.cfg.resolutions) // 2]
+    bend = (Bend(res, rotate=30.0, zoom=1.2),)
+    with torch.inference_mode():
+        plain = _time_frames(lambda: G.synthesis(w), G.device, seconds)
+        bent = _time_frames(lambda: G.synthesis(w, bend=bend), G.device, seconds)
+    rows.append(_row("bend", source, G, precision, bent,
+                     f"rotate + zoom at {res} px; the same synthesis unbent: {statistics.median(plain):.3f} ms"))
+    return rows
+
+
+def bench_audio(seconds: float = 8.0, block: int = 256) -> list[Row]:
+    """The music's path: the analysis time per device block (256 samples, 5.3 ms of sound) on a
+    synthetic 120 BPM kick pattern, and how late an onset is seen (the audio time from a kick to
+    its onset event). The drive it makes applies at the next frame boundary: add at most one
+    display frame, plus one generation, for the picture."""
+    import numpy as np
+
+    from .audio import SAMPLE_RATE, AudioAnalyser
+
+    rate = SAMPLE_RATE
+    kicks = np.arange(0.25, seconds - 0.2, 0.5)
+    t = np.arange(int(0.12 * rate)) / rate
+    kick = (np.sin(2 * np.pi * (50 * t + 3 * (1 - np.exp(-t / 0.03)))) * np.exp(-t / 0.05)).astype(np.float32)
+    x = (0.01 * np.random.default_rng(0).standard_normal(int(seconds * rate))).astype(np.float32)
+    for k in kicks:
+        i = int(k * rate)
+        x[i:i + len(kick)] += 0.6 * kick[: len(x) - i]
+    analyser, times, delays, seen = AudioAnalyser(), [], [], 0
+    for start in range(0, len(x), block):
+        tick = time.perf_counter()
+        features = analyser.process(x[start:start + block])
+        times.append((time.perf_counter() - tick) * 1000)
+        if features.onset_count > seen:
+            seen = features.onset_count
+            before = kicks[kicks <= features.time]
+            if len(before):
+                delays.append(float(features.time - before[-1]) * 1000)
+    median = statistics.median(times)
+    rows = [Row("audio-analysis", "120 BPM kicks", "cpu", "float32", block, len(times), round(median, 4),
+                round(min(times), 4), round(1000 / median, 1), f"per {block}-sample block ({block / rate * 1000:.1f} ms of sound)")]
+    if delays:
+        rows.append(Row("audio-onset", "120 BPM kicks", "cpu", "float32", block, len(delays),
+                        round(statistics.median(delays), 2), round(min(delays), 2), 0.0,
+                        "ms of audio from a kick to its onset event; applied at the next frame boundary"))
+    return rows

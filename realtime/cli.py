@@ -16,8 +16,11 @@ import torch
 
 from . import __version__
 from .bench import DEFAULT_SOURCES
+from .control.page import DEFAULT_PORT
 from .display import SINK_MODES, Fit
 from .errors import StylevjError
+from .latent.directions import GANSPACE_SAMPLES, METHODS
+from .latent.layer_ranges import NAMED_RANGES
 from .models import NOISE_MODES
 from .projection import LOSSES
 from .record.encoder import FORMATS
@@ -82,9 +85,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         crossfade=args.crossfade, upload=args.upload, seconds=args.seconds, frames=args.frames, snapshot=args.snapshot,
         overlay=args.overlay, font=args.font, osc=not args.no_osc, osc_host=args.osc_host, osc_port=args.osc_port,
         osc_allow=tuple(args.osc_allow.split(",")) if args.osc_allow else (), osc_reply=args.osc_reply,
+        control=not args.no_control, control_host=args.control_host, control_port=args.control_port,
         presets_dir=args.presets_dir, keyframes_dir=args.keyframes_dir,
         journal=Path(args.journal).expanduser() if args.journal else default_journal_path(), resume=args.resume,
         cues=args.cues, record_dir=args.record_dir, record_fps=args.record_fps,
+        audio=args.audio, audio_in=args.audio_in, audio_output=not args.mute,
     ))
     return 0
 
@@ -101,6 +106,7 @@ def cmd_osc(args: argparse.Namespace) -> int:
 def _osc_send(args: argparse.Namespace) -> int:
     """Send one message; with --wait, print what comes back (state, errors) for that long."""
     import socket
+    import time
 
     from pythonosc.osc_message import OscMessage
     from pythonosc.osc_message_builder import OscMessageBuilder
@@ -108,16 +114,34 @@ def _osc_send(args: argparse.Namespace) -> int:
     builder = OscMessageBuilder(address=args.address)
     for text in args.args:
         builder.add_arg(_osc_value(text))
+    replies, parts = 0, {}
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.sendto(builder.build().dgram, (args.host, args.port))
-        sock.settimeout(args.wait)
         try:
-            while args.wait > 0:
+            sock.sendto(builder.build().dgram, (args.host, args.port))
+        except OSError as exc:
+            raise StylevjError(f"cannot send to {args.host}:{args.port} ({exc.strerror or exc})") from None
+        deadline = time.monotonic() + args.wait
+        while (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            try:
                 data, _ = sock.recvfrom(65536)
-                message = OscMessage(data)
-                print(message.address, *message.params)
-        except (socket.timeout, TimeoutError):
-            pass
+            except (socket.timeout, TimeoutError):
+                break
+            except ConnectionRefusedError:  # ICMP: nothing listens on that port
+                break
+            message = OscMessage(data)
+            replies += 1
+            if message.address == "/stylevj/state/part":  # a large state, in parts: print it whole
+                index, count, text = message.params
+                parts[index] = text
+                if len(parts) == count:
+                    print("/stylevj/state", "".join(parts[i] for i in range(count)))
+                continue
+            stream = sys.stderr if message.address == "/stylevj/error" else sys.stdout
+            print(message.address, *message.params, file=stream)
+    if args.wait > 0 and replies == 0:
+        print(f"stylevj: no show answered on {args.host}:{args.port} within {args.wait:g} s", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -139,6 +163,12 @@ def cmd_render(args: argparse.Namespace) -> int:
     from .show import player_from_preset
 
     preset = load_preset(args.preset or default_preset_path())
+    clip = track = None
+    if args.audio:  # read before the model loads: a bad file is one line, at once
+        from .audio import read_audio
+        from .audio.soundtrack import read_soundtrack
+
+        clip, track = read_audio(args.audio), read_soundtrack(args.audio)
     out = output_path(args.out, args.format, args.force)
     overlays = build_overlays(preset.overlay, None if args.overlay is None else parse_panels(args.overlay),
                               args.font, preset.base_dir)
@@ -150,15 +180,30 @@ def cmd_render(args: argparse.Namespace) -> int:
             frames = loop_frames(player, args.fps, args.loops)
         except ValueError as exc:
             raise StylevjError(str(exc)) from None
+    elif args.seconds is None and clip is not None:
+        frames = clip.frame_count(args.fps)  # the song's length
     else:
         frames = int(round((args.seconds if args.seconds is not None else 10.0) * args.fps))
     size = args.size or (G.resolution, G.resolution)
     if SUFFIX[args.format] and out.suffix.lower() != SUFFIX[args.format]:
         log.warning("%s: %s video is usually named *%s", out, args.format, SUFFIX[args.format])
-    writer = VideoWriter(out, args.fps, size, args.format, args.quality)
+    before_frame = None
+    if clip is not None:
+        from .audio.mapping import frame_hook
+        from .record.encoder import AudioVideoWriter
+
+        before_frame = frame_hook(clip, args.fps, frames, preset.audio)
+    if track is not None and args.format != "png":
+        writer = AudioVideoWriter(out, args.fps, size, args.format, args.quality,
+                                  audio=track.samples, audio_rate=track.sample_rate)
+    else:
+        if track is not None:
+            log.warning("PNG frames carry no sound: %s moves with %s but does not contain it", out, args.audio)
+        writer = VideoWriter(out, args.fps, size, args.format, args.quality)
     log.info("rendering %d frames (%.2f s at %g frames/s, %dx%d, %s) to %s", frames, frames / args.fps, args.fps, *size, args.format, out)
     try:
-        result = render(G, player, preset, writer, frames, args.fps, size, fit=args.fit, overlays=overlays.panels)
+        result = render(G, player, preset, writer, frames, args.fps, size, fit=args.fit, overlays=overlays.panels,
+                        before_frame=before_frame)
     finally:
         overlays.close()
     if result.interrupted:
@@ -166,6 +211,28 @@ def cmd_render(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 130 if "Ctrl-C" in result.interrupted else 1
     log.info("wrote %s: %d frames, %.2f s", out, result.frames, result.seconds)
+    return 0
+
+
+def cmd_directions(args: argparse.Namespace) -> int:
+    from .direction_sheet import make_directions
+
+    make_directions(
+        args.source, args.out, method=args.method, layers=args.layers, count=args.count, sheet=args.sheet,
+        seed=args.seed, keyframe=args.keyframe, psi=args.psi, samples=args.samples, sample_seed=args.sample_seed,
+        cache_dir=args.cache_dir, device=pick_device(args.device), thumb=args.thumb,
+    )
+    return 0
+
+
+def cmd_audio(args: argparse.Namespace) -> int:
+    from .audio import list_input_devices
+
+    devices = list_input_devices()
+    if not devices:
+        print("no sound input device found")
+    for device in devices:
+        print(device.describe())
     return 0
 
 
@@ -214,18 +281,21 @@ def cmd_project(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import bench_loop, bench_motion, bench_projection, bench_render, format_motion, format_table, run_bench, write_json
+    from .bench import bench_audio, bench_knobs, bench_loop, bench_motion, bench_projection, bench_render, format_motion, format_table, run_bench, write_json
 
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     if args.device != "all":
         devices = [pick_device(args.device)]
     rows = run_bench(args.sources.split(","), devices, args.seconds)
+    for device in devices:
+        rows += bench_knobs(args.loop_source, device, args.seconds)
     if not args.no_loop:
         for device in devices:
             rows += bench_loop(args.loop_source, device, args.seconds, soak=args.soak)
             rows.append(bench_render(args.loop_source, device))
     if args.projection:
         rows += bench_projection(devices)
+    rows += bench_audio()
     motion = bench_motion()
     print(format_table(rows))
     print()
@@ -337,6 +407,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--osc-allow", metavar="CIDR,...", help="senders allowed, e.g. 192.168.1.0/24")
     p.add_argument("--osc-reply", metavar="HOST:PORT", help="send feedback here (TouchDesigner's OSC In)")
     p.add_argument("--no-osc", action="store_true", help="no OSC listener")
+    p.add_argument("--control-port", type=_port,
+                   help=f"the operator page's port (default {DEFAULT_PORT}, or a free one when that is taken)")
+    p.add_argument("--control-host", help="the operator page's address (default 127.0.0.1; any other needs the token "
+                                          "the log prints in the URL)")
+    p.add_argument("--no-control", action="store_true", help="no operator page")
     p.add_argument("--presets-dir", help="folder OSC preset/load and preset/save may use (default: the preset's)")
     p.add_argument("--keyframes-dir", help="folder OSC keyframe files come from (default: PRESETS_DIR/keyframes)")
     p.add_argument("--journal", metavar="TOML", help="live-edit journal (default ~/.local/state/stylevj/journal.toml)")
@@ -344,6 +419,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cues", action="store_true", help="follow the keyframes' cue times (at = ...) from the start")
     p.add_argument("--record-dir", default="recordings", help="where key R and OSC record/start write videos")
     p.add_argument("--record-fps", type=_positive, default=30.0, help="frame rate of live recordings (wall clock)")
+    sound = p.add_mutually_exclusive_group()
+    sound.add_argument("--audio", metavar="FILE", help="play a song (any format PyAV reads) and move with it, in sync")
+    sound.add_argument("--audio-in", metavar="NAME|INDEX", help="move with a sound input (see 'stylevj audio devices')")
+    p.add_argument("--mute", action="store_true", help="with --audio: do not play the song; its clock still drives the show")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("osc", help="the OSC address table, and a small sender for trying things")
@@ -367,7 +446,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default="h264")
     p.add_argument("--quality", type=int, default=18, help="H.264 CRF: lower is better (18 looks lossless)")
     p.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    p.add_argument("--audio", metavar="FILE", help="move with this song, frame-exact, and put it in the video "
+                   "(length: the song's, unless --seconds or --loops)")
     p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("audio", help="sound inputs for run --audio-in")
+    audio_sub = p.add_subparsers(dest="audio_command", required=True, metavar="devices")
+    audio_sub.add_parser("devices", help="list sound input devices (* marks the default)")
+    p.set_defaults(func=cmd_audio)
+
+    p = sub.add_parser("directions", parents=[shared["device"]],
+                       help="meaningful knobs from a checkpoint: directions in W (.npy) and a contact sheet")
+    p.add_argument("source", help=SOURCE_HELP)
+    p.add_argument("--method", choices=METHODS, default="sefa",
+                   help="sefa: from the style weights of the chosen layers (instant); ganspace: PCA of sampled W (cached)")
+    p.add_argument("--layers", default="all", help=f"W+ rows: {', '.join(NAMED_RANGES)} or A-B (SeFa factorises those layers)")
+    p.add_argument("--count", type=_count, default=10, help="directions written, strongest first")
+    p.add_argument("--out", required=True, metavar="FILE.npy", help="[count, w_dim] float32")
+    p.add_argument("--sheet", metavar="PNG", help="also draw a contact sheet: a row per direction, -3 to +3 sd")
+    p.add_argument("--seed", type=int, default=0, help="the sheet's picture: this seed (default 0)")
+    p.add_argument("--keyframe", metavar="FILE", help="the sheet's picture: this W+ file instead of a seed")
+    p.add_argument("--psi", type=_psi, default=0.7, help="the sheet seed's truncation")
+    p.add_argument("--samples", type=_count, default=GANSPACE_SAMPLES, help="GANSpace: W samples for the PCA")
+    p.add_argument("--sample-seed", type=int, default=0, help="GANSpace: seed of the samples")
+    p.add_argument("--cache-dir", metavar="DIR", help="direction cache (default ~/.cache/stylevj/directions)")
+    p.add_argument("--thumb", type=_count, default=128, help="sheet tile size in pixels")
+    p.set_defaults(func=cmd_directions)
 
     p = sub.add_parser("monitors", help="list monitors and their modes")
     p.set_defaults(func=cmd_monitors)

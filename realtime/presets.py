@@ -7,6 +7,8 @@
     [overlay]                 tensor, gpu, opacity, font, font_size, tensor_rows, tensor_hz, tensor_rect, gpu_rect
     [osc]                     host, port, reply, allow, [[osc.mappings]]
     [[keyframes]]             seed = 7 | file = "keyframes/face.safetensors", name, truncation, at
+    [audio]                   bpm, [[audio.mappings]] feature, target, amount, range, curve, decay, every
+    [[controls]]              name, method + index | file | bend + resolution, layers, range, default, slew, edge
 
 Each table is a frozen dataclass whose fields carry their checks (`realtime.checks`); reading and
 writing walk those dataclasses, so a new key is one field plus its use. Loading checks every key:
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import sys
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -34,7 +37,10 @@ from .checks import (FLAG, HOST_PORT, NETWORKS, OPTIONAL_TEXT, TEXT, Check, Chec
 from .errors import StylevjError
 from .files import atomic_write
 from .latent import POSITION, SPEED, TRUNCATION, PathSettings, StyleMix
+from .latent.controls import BEND_KINDS, CONTROL_NAME, neutral
 from .latent.cues import CueTimeline, parse_time
+from .latent.directions import METHODS
+from .models.bending import EDGES
 from .models.generator import NOISE_MODES
 
 if sys.version_info >= (3, 11):
@@ -163,6 +169,119 @@ class OscSettings(Checked):
     mappings: tuple[OscMapping, ...] = _sections(OscMapping)
 
 
+_LAYER_SPEC = re.compile(r"all|coarse|middle|fine|\d+(-\d+)?")
+
+
+def _layer_spec(value: str) -> str | None:
+    if _LAYER_SPEC.fullmatch(value.strip().lower()) is None:
+        return f"must be all, coarse, middle, fine, 'A-B' or 'A' (W+ rows), got {value!r}"
+    return None
+
+
+LAYER_RANGE = Check("text", extra=_layer_spec)  # checked against the generator's W+ when it is known
+
+
+def _increasing(pair: tuple[float, float]) -> str | None:
+    return None if pair[0] < pair[1] else f"must be [low, high] with low < high, got {list(pair)}"
+
+
+@dataclass(frozen=True)
+class ControlSpec(Checked):
+    """One [[controls]] entry: a named knob that moves the picture along a direction in W (from
+    the checkpoint: `method` + `index`; or a `file`) on some W+ rows, or that bends the feature
+    maps at one block `resolution`. `/stylevj/control/<name> value` turns it live; it glides to
+    a new value at `slew` (seconds for a jump across the whole range)."""
+
+    name: str = checked(CONTROL_NAME, doc="the knob's name, as in /stylevj/control/<name>")
+    method: str | None = checked(Check("choice", choices=METHODS, optional=True), None,
+                                 "a direction computed from the checkpoint: sefa or ganspace")
+    file: str | None = checked(OPTIONAL_TEXT, None, "a direction file (.npy/.npz/.safetensors), relative to the preset")
+    index: int | None = checked(integer(0, 100_000, optional=True), None,
+                                "which direction: 0 is the strongest (with method), or the row of a file of several")
+    layers: str | None = checked(Check("text", optional=True, extra=_layer_spec), None,
+                                 "W+ rows a direction moves: all (the default), coarse, middle, fine or 'A-B'")
+    bend: str | None = checked(Check("choice", choices=BEND_KINDS, optional=True), None,
+                               "instead of a direction, bend the picture: " + ", ".join(BEND_KINDS))
+    resolution: int | None = checked(integer(4, 65_536, optional=True), None, "bends: the block (px) whose feature maps bend")
+    edge: str | None = checked(Check("choice", choices=EDGES, optional=True), None,
+                               "bends: what shows past the border: wrap (the default), zeros, border, reflection")
+    range: tuple[float, float] = checked(numbers(2, extra=_increasing), (-3.0, 3.0), "[low, high] values the knob takes")
+    default: float | None = checked(number(-1e9, 1e9, optional=True), None,
+                                    "the value at start (none: neutral, 0, or 1 for zoom and gain)")
+    slew: float = checked(number(0, 600), 0.5, "seconds a jump across the whole range takes (0: instant)")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if sum(x is not None for x in (self.method, self.file, self.bend)) != 1:
+            raise CheckError(f"control '{self.name}' needs exactly one of 'method', 'file' or 'bend'")
+        if self.method is not None and self.index is None:
+            raise CheckError(f"control '{self.name}' needs 'index' (0 is the method's strongest direction)")
+        if self.bend is not None:
+            if self.resolution is None:
+                raise CheckError(f"control '{self.name}' needs 'resolution' (the block whose features bend)")
+            if self.index is not None or self.layers is not None:
+                raise CheckError(f"control '{self.name}': 'index' and 'layers' are for directions, not bends")
+            if self.bend == "zoom" and self.range[0] <= 0:
+                raise CheckError(f"control '{self.name}': a zoom range must stay above 0, got {list(self.range)}")
+        elif self.resolution is not None or self.edge is not None:
+            raise CheckError(f"control '{self.name}': 'resolution' and 'edge' are for bends; a direction uses 'layers'")
+        start = neutral(self.bend) if self.default is None else self.default
+        if not self.range[0] <= start <= self.range[1]:
+            which = "default" if self.default is not None else f"neutral value {start:g} (give a 'default')"
+            raise CheckError(f"control '{self.name}' {which} must be within range {list(self.range)}")
+
+
+AUDIO_FEATURES = ("level", "onset", "low", "mid", "high", "beat")
+AUDIO_TARGETS = ("speed", "truncation", "path")
+AUDIO_CURVES = ("linear", "square", "sqrt", "smooth")
+
+
+def _low_below_high(pair: tuple[float, float]) -> str | None:
+    return None if pair[0] < pair[1] else f"must be [low, high] with low < high, got {list(pair)}"
+
+
+@dataclass(frozen=True)
+class AudioMapping(Checked):
+    """One [[audio.mappings]] entry: a feature of the music moves the show on top of its knobs.
+
+    level/onset/low/mid/high -> speed (keyframes/s added along the direction of play) or
+    truncation (psi added): the feature's `range` is stretched to 0..1, shaped by `curve`, times
+    `amount`. An onset is a pulse that jumps to `amount` and decays with `decay` seconds.
+    beat -> path: one path segment per `every` beats, keyframes landing on every `every`-th beat.
+    """
+
+    feature: str = checked(choice(AUDIO_FEATURES), doc="what is heard: " + ", ".join(AUDIO_FEATURES))
+    target: str = checked(choice(AUDIO_TARGETS), doc="what moves: speed, truncation, or path (with beat)")
+    amount: float = checked(number(-100, 100), 1.0, "what a full feature adds (keyframes/s for speed, psi for truncation)")
+    range: tuple[float, float] = checked(numbers(2, 0, 1, extra=_low_below_high), (0.0, 1.0),
+                                         "[low, high] of the feature (0..1) stretched to 0..1; outside is clamped")
+    curve: str = checked(choice(AUDIO_CURVES), "linear", "shape: linear, square (calm until loud), sqrt (eager), smooth")
+    decay: float = checked(number(0.01, 10), 0.25, "onset: seconds for the pulse to fall to 37%")
+    every: int = checked(integer(1, 64), 4, "beat: beats per path segment")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if (self.feature == "beat") != (self.target == "path"):
+            raise CheckError(f"feature '{self.feature}' cannot drive target '{self.target}' "
+                             "(beat drives path; the others drive speed or truncation)")
+
+
+@dataclass(frozen=True)
+class AudioSettings(Checked):
+    """[audio]: how the music moves the show (`run --audio/--audio-in`, `render --audio`).
+    Without [[audio.mappings]] the default mapping applies: onsets push the speed, the low band
+    breathes the truncation."""
+
+    bpm: float | None = checked(number(20, 400, optional=True), None, "tempo; none: estimated from the music (key T taps it)")
+    mappings: tuple[AudioMapping, ...] = _sections(AudioMapping)
+
+
+DEFAULT_AUDIO_MAPPINGS = (
+    AudioMapping(feature="onset", target="speed", amount=1.0, decay=0.25),
+    AudioMapping(feature="low", target="truncation", amount=0.25, curve="smooth"),
+)
+
+
 @dataclass(frozen=True)
 class Preset:
     generator: GeneratorSettings = _section(GeneratorSettings)
@@ -172,6 +291,8 @@ class Preset:
     overlay: OverlaySettings = _section(OverlaySettings)
     osc: OscSettings = _section(OscSettings)
     keyframes: tuple[KeyframeSpec, ...] = _sections(KeyframeSpec)
+    controls: tuple[ControlSpec, ...] = _sections(ControlSpec)
+    audio: AudioSettings | None = _section(AudioSettings, optional=True)
     base_dir: Path = field(default=Path("."), compare=False)
 
     def resolve(self, relative: str) -> Path:
@@ -236,6 +357,11 @@ def parse_preset(data: dict, origin: str, base_dir: Path) -> Preset:
             known = ", ".join(fields)
             raise PresetError(f"{origin}: unknown section [{key}] (known: {known})")
     values = {key: _read_value(fields[key], value, "", origin) for key, value in data.items()}
+    seen: set[str] = set()
+    for n, control in enumerate(values.get("controls", ()), start=1):
+        if control.name in seen:
+            raise PresetError(f"{origin}: [[controls]] #{n} name '{control.name}' is used by an earlier control")
+        seen.add(control.name)
     return Preset(**values, base_dir=base_dir)
 
 
@@ -311,14 +437,29 @@ def relative_path(path: Path, base: Path) -> str:
         return str(path.resolve())
 
 
-def save_preset(preset: Preset, path: str | Path) -> Path:
-    """Write the preset atomically; relative paths inside are kept relative to its new folder."""
+def user_presets_dir() -> Path:
+    """$XDG_DATA_HOME/stylevj/presets (~/.local/share/stylevj/presets): where saves go when the
+    show's presets are the read-only ones shipped with the package."""
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "stylevj" / "presets"
+
+
+def save_preset(preset: Preset, path: str | Path, backup: bool = False) -> Path:
+    """Write the preset atomically; relative paths inside are kept relative to its new folder.
+
+    backup: a preset already at `path` is kept as `<name>.toml.bak` first (a user's save never
+    destroys the previous version). The packaged presets are never written."""
     path = Path(path).expanduser()
     if not path.parent.is_dir():
         raise PresetError(f"{path}: folder {path.parent} does not exist")
+    if path.resolve().parent == default_preset_path().parent.resolve():
+        raise PresetError(f"{path}: the presets shipped with stylevj are read-only; save under another folder")
     moved = replace(preset, keyframes=tuple(
         replace(spec, file=relative_path(preset.resolve(spec.file), path.parent)) if spec.file else spec
         for spec in preset.keyframes
+    ), controls=tuple(
+        replace(spec, file=relative_path(preset.resolve(spec.file), path.parent)) if spec.file else spec
+        for spec in preset.controls
     ))
     if preset.overlay.font:
         moved = replace(moved, overlay=replace(preset.overlay, font=relative_path(preset.resolve(preset.overlay.font), path.parent)))
@@ -326,6 +467,8 @@ def save_preset(preset: Preset, path: str | Path) -> Path:
     if source != "demo" and not source.startswith("arch:"):
         moved = replace(moved, generator=replace(moved.generator, source=relative_path(preset.resolve(source), path.parent)))
     try:
+        if backup and path.exists():
+            atomic_write(path.with_name(path.name + ".bak"), path.read_bytes())
         return atomic_write(path, preset_to_toml(moved).encode("utf-8"))
     except OSError as exc:
         raise PresetError(f"{path}: cannot write ({exc.strerror or exc})") from None

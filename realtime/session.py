@@ -4,10 +4,11 @@
     with ShowSession(show, osc=osc, journal=journal, telemetry=poller):
         show.run(seconds=10)                                     # threads stop in reverse order
 
-Threads start in order when the session opens: the generator worker (frames begin), the
-telemetry poller (the GPU panel), the journal (it writes the state the show starts with), and
-last the OSC listener (commands arrive once everything that answers them runs). Closing stops
-them in reverse: OSC first (no new commands), a running recording is finished, the journal
+Threads start in order when the session opens: the generator worker (frames begin), the file
+loader (files named in commands are read off the render thread), the telemetry poller (the GPU panel), the journal (it writes the state the show starts with), and
+then the audio driver (listener, sound input or file player, the thread that turns what it
+hears into commands), the OSC listener (commands arrive once everything that answers
+them runs), and last the operator page's server. Closing stops them in reverse: the page and OSC first (no new commands), audio, a running recording is finished, the journal
 writes the last state, telemetry and the worker stop, then the surface closes. The CLI, the
 benchmark and the tests all use this, so a show is started and stopped one way.
 """
@@ -16,12 +17,14 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .checks import parse_host_port
-from .control import Journal, OscServer, key_handler, mappable
+from .control import Journal, OscServer, PageServer, keep_previous, key_handler, mappable
+from .control.page import DEFAULT_HOST, DEFAULT_PORT, qr_text
 from .display import Compositor, DisplayError, HeadlessSurface, Window, choose_sink
 from .errors import StylevjError
 from .overlay import TelemetryPoller, build_overlays, parse_panels
@@ -30,6 +33,7 @@ from .record.recorder import LiveRecorder
 from .show import Folders, GeneratorWorker, Show, player_from_preset
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .audio.drive import AudioDriver
     from .display.surface import Surface
     from .latent.cues import CueTimeline
     from .overlay import Overlays
@@ -56,20 +60,28 @@ class ShowSession:
     """
 
     def __init__(self, show: Show, osc: OscServer | None = None, journal: Journal | None = None,
-                 telemetry: TelemetryPoller | None = None, close_surface: bool = True) -> None:
+                 telemetry: TelemetryPoller | None = None, close_surface: bool = True,
+                 audio: AudioDriver | None = None, page: PageServer | None = None) -> None:
         self.show, self.osc, self.journal, self.telemetry = show, osc, journal, telemetry
+        self.audio = audio
+        self.page = page  # the operator page: started last, stopped first
         self.close_surface = close_surface
 
     def __enter__(self) -> ShowSession:
         try:
             self.show.worker.start()
+            self.show.loader.start()
             if self.telemetry is not None:
                 self.telemetry.start()
             if self.journal is not None:
                 self.show.publish()  # the journal writes the show it starts with
                 self.journal.start()
+            if self.audio is not None:
+                self.audio.start()
             if self.osc is not None:
                 self.osc.start()
+            if self.page is not None:
+                self.page.start()
         except BaseException:
             self.close()
             raise
@@ -81,9 +93,15 @@ class ShowSession:
     def close(self) -> None:
         """Stop everything, in reverse order; safe to call twice."""
         show = self.show
+        if self.page is not None:
+            self.page.stop()
+            self.page = None
         if self.osc is not None:
             self.osc.stop()
             self.osc = None
+        if self.audio is not None:
+            self.audio.stop()
+            self.audio = None
         if show.recorder is not None and show.recorder.recording:
             show.recorder.stop()
         if self.journal is not None:
@@ -92,6 +110,7 @@ class ShowSession:
         if self.telemetry is not None:
             self.telemetry.stop()
             self.telemetry = None
+        show.loader.stop()
         show.worker.stop()
         if self.close_surface:
             show.surface.close()
@@ -132,6 +151,12 @@ class RunOptions:
     cues: bool = False
     record_dir: str = "recordings"
     record_fps: float = 30.0
+    control: bool = True  # the operator page (--no-control: off)
+    control_host: str | None = None  # beyond loopback, a token is required (printed in the URL)
+    control_port: int | None = None  # None: DEFAULT_PORT, or a free one if that is taken
+    audio: str | None = None  # --audio FILE: play it and move with it
+    audio_in: str | None = None  # --audio-in NAME|INDEX: move with a sound input
+    audio_output: bool = True  # play --audio FILE on the default output (else only its clock drives)
 
 
 def _check_options(o: RunOptions) -> None:
@@ -141,8 +166,12 @@ def _check_options(o: RunOptions) -> None:
         raise StylevjError(f"--frames must be at least 1, got {o.frames}")
     if not (math.isfinite(o.record_fps) and 1 <= o.record_fps <= 240):
         raise StylevjError(f"--record-fps must be within [1, 240], got {o.record_fps}")
+    if o.audio is not None and o.audio_in is not None:
+        raise StylevjError("--audio and --audio-in: give one source of sound")
     if o.osc_port is not None and not 0 <= o.osc_port <= 65535:
         raise StylevjError(f"--osc-port must be within [0, 65535], got {o.osc_port}")
+    if o.control_port is not None and not 0 <= o.control_port <= 65535:
+        raise StylevjError(f"--control-port must be within [0, 65535], got {o.control_port}")
 
 
 def run_show(o: RunOptions) -> None:
@@ -160,6 +189,9 @@ def run_show(o: RunOptions) -> None:
         log.info("resuming from %s", o.journal)
     else:
         preset = load_preset(o.preset or default_preset_path())
+        kept = keep_previous(o.journal)
+        if kept is not None:
+            log.info("the last show's journal is kept as %s (stylevj run --resume --journal %s)", kept, kept)
     timeline = cue_timeline(preset) if o.cues else None
     if o.cues and timeline is None:
         raise StylevjError("--cues: the preset has no keyframe with 'at = ...'")
@@ -183,12 +215,21 @@ def run_show(o: RunOptions) -> None:
             osc = OscServer(show.submit, show.board, host=o.osc_host or preset.osc.host,
                             port=preset.osc.port if o.osc_port is None else o.osc_port,
                             allow=o.osc_allow or preset.osc.allow, reply=reply_to, mappings=preset.osc.mappings)
+        page = None
+        if o.control:
+            poller = _poller(overlays)
+            page = PageServer(show.submit, show.board, show.folders, host=o.control_host or DEFAULT_HOST,
+                              port=DEFAULT_PORT if o.control_port is None else o.control_port,
+                              any_port_if_taken=o.control_port is None, telemetry=poller.latest if poller is not None else None)
     except BaseException:
         surface.close()
         raise
     if isinstance(surface, Window):
         surface.on_key = key_handler(show.submit)
-    with ShowSession(show, osc=osc, journal=Journal(o.journal, show.board), telemetry=_poller(overlays)):
+    with ShowSession(show, osc=osc, journal=Journal(o.journal, show.board), telemetry=_poller(overlays),
+                     audio=build_audio(show, o.audio, o.audio_in, o.audio_output), page=page):
+        if page is not None and page.token is not None:
+            print(f"operator page (open it on a phone): {page.url}\n{qr_text(page.url) or ''}", file=sys.stderr)
         if o.headless:
             show.wait_for_first_frame()
         stats = show.run(frames=o.frames, seconds=o.seconds, pace_hz=60 if o.headless else None)
@@ -199,6 +240,26 @@ def run_show(o: RunOptions) -> None:
         log.info("%d refreshes (%.1f/s), %d generated frames shown (%.1f/s), %d generator errors",
                  stats.refreshes, stats.refreshes / elapsed, stats.frames_shown, stats.frames_shown / elapsed,
                  show.worker.errors)
+
+
+def build_audio(show: Show, audio: str | None, audio_in: str | None, output: bool = True) -> AudioDriver | None:
+    """The audio adapter for `--audio FILE` or `--audio-in DEVICE` (None for neither); no thread
+    starts here. A file that cannot be used is one log line: the show runs without audio."""
+    if audio is None and audio_in is None:
+        return None
+    from .audio import AudioError, AudioListener, DeviceInput, read_audio
+    from .audio.drive import AudioDriver, FilePlayer
+    from .audio.soundtrack import read_soundtrack
+
+    listener = AudioListener()
+    if audio_in is not None:
+        return AudioDriver(show.submit, show.board, listener, DeviceInput(listener.feed, audio_in), f"input {audio_in}")
+    try:
+        read_audio(audio)  # refuses a silent or empty file with the reason
+        player = FilePlayer(read_soundtrack(audio), listener.feed, output=output)
+    except AudioError as exc:
+        return AudioDriver(show.submit, show.board, listener, None, f"file {audio}", problem=f"{exc}; the show goes on without audio")
+    return AudioDriver(show.submit, show.board, listener, player, f"file {Path(audio).name}")
 
 
 def _poller(overlays: Overlays) -> TelemetryPoller | None:

@@ -203,9 +203,12 @@ def test_a_device_that_cannot_record_at_48k_says_so(fake_sounddevice):
 # -- import rules -------------------------------------------------------------------------------
 
 
-def test_audio_imports_only_errors_files_and_third_party_packages():
+ADAPTER_MODULES = {"mapping.py", "drive.py"}  # the adapter half: features to show commands
+
+
+def test_audio_analysis_imports_only_errors_files_and_third_party_packages():
     allowed_project = {"realtime.errors", "realtime.files"}
-    for path in sorted(AUDIO.glob("*.py")):
+    for path in sorted(p for p in AUDIO.glob("*.py") if p.name not in ADAPTER_MODULES):
         tree = ast.parse(path.read_text(), filename=str(path))
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):

@@ -123,7 +123,8 @@ def test_parameters_coalesce_commands_do_not(rig):
     deadline = time.monotonic() + 5
     while rig.osc.counters.received < 7 and time.monotonic() < deadline:
         time.sleep(0.005)
-    rig.show.step()  # all seven arrive in one frame
+    while len(rig.show.commands):  # all seven arrive before a frame; the budget may spread them over a few
+        rig.show.step()
     counts = rig.show.board.latest().commands
     assert counts.applied == 4 and counts.coalesced == 3  # one speed (the latest) + three keyframes
     state = rig.state()

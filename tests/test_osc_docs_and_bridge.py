@@ -34,3 +34,16 @@ def test_midi_bridge_translates_knobs_and_sends_them():
         SimpleUDPClient(*listener.getsockname()).send_message(*bridge.translate("control_change", 1, 64))
         msg = OscMessage(listener.recvfrom(1024)[0])
     assert msg.address == "/stylevj/speed" and abs(msg.params[0] - 64 / 127 * 2) < 1e-6
+
+
+def test_midi_bridge_maps_a_knob_onto_a_control():
+    spec = importlib.util.spec_from_file_location("midi_bridge", REPO / "examples" / "midi_bridge.py")
+    bridge = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bridge)
+    assert bridge.translate("control_change", 16, 127) == ("/stylevj/control/smile/unit", [1.0])
+    address, (value,) = bridge.translate("control_change", 16, 32)
+    assert address == "/stylevj/control/smile/unit" and abs(value - 32 / 127) < 1e-9
+    from realtime.control import to_command  # the show takes what the bridge sends
+    from realtime.show.commands import SetControlUnit
+
+    assert to_command(address, [value]) == SetControlUnit("smile", value)

@@ -19,6 +19,7 @@ from realtime.latent import Keyframe, Player
 from realtime.models import load_generator
 from realtime.presets import Preset, default_preset_path, load_preset
 from realtime.session import ShowSession, build_show
+from realtime.show.loop import MAX_COMMANDS_PER_FRAME
 from realtime.show.commands import AddSeedKeyframe, RemoveKeyframe
 
 from .conftest import FakeClock, SlowGenerator
@@ -116,6 +117,9 @@ def test_commands_and_keys_apply_at_frame_boundaries(demo):
         for _ in range(200):  # held Up: the speed stops at the top of its range, never beyond
             on_key(KeyEvent(Action.SPEED_UP, 265, 0, 0.0))
         show.step()
+        assert len(show.commands) >= 200 - MAX_COMMANDS_PER_FRAME  # a burst waits for later frames
+        while len(show.commands):
+            show.step()
         assert player.speed == 1000.0
         show.submit(RemoveKeyframe(5), origin="test")  # refused when applied: reported, nothing changes
         show.submit(AddSeedKeyframe(7), origin="test")  # the next command still applies

@@ -33,8 +33,12 @@ Public surface:
 - `TapTempo`, `fit_taps(times)` — collecting taps and turning them into (period, last beat).
 - Errors: `AudioError` (a `StylevjError`), `AudioFileError`, `AudioDeviceError`.
 
-This package imports only `realtime.errors` and third-party packages (numpy, PyAV, and
-sounddevice when live input is used): the show maps features to its commands, never the reverse.
+The analysis modules import only `realtime.errors` and third-party packages (numpy, PyAV, and
+sounddevice when live input is used). The adapter half, imported explicitly and not from here,
+turns features into the show's commands: `realtime.audio.mapping` (pure: features + the preset's
+`[audio]` -> `SetAudioDrive`, `AudioHeard`; the render's per-frame hook) and
+`realtime.audio.drive` (`AudioDriver`, `FilePlayer`: the live thread). The show never imports
+audio; `realtime.audio.soundtrack` reads a song with its channels for playing and muxing.
 """
 
 from .analyser import AudioAnalyser

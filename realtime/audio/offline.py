@@ -22,12 +22,13 @@ from .timing import frames_covering, sample_at
 
 
 def frame_features(audio: AudioClip | np.ndarray, fps: float, frames: int | None = None,
-                   config: AnalyserConfig | None = None) -> Iterator[AudioFeatures]:
+                   config: AnalyserConfig | None = None, bpm: float | None = None) -> Iterator[AudioFeatures]:
     """Yield the features valid at t = n / fps for n = 0, 1, ... (frame 0 has heard nothing).
 
     `audio` is a clip from `read_audio` or mono float32 samples at the config's rate. `frames`
     defaults to the frames the audio covers (a render stops at the end of the song); beyond the
-    end the analyser hears silence, so features decay as they would live.
+    end the analyser hears silence, so features decay as they would live. `bpm` overrides the
+    tempo estimate from the start, as `AudioAnalyser.set_bpm` does live.
     """
     config = config or AnalyserConfig()
     if isinstance(audio, AudioClip):
@@ -44,7 +45,10 @@ def frame_features(audio: AudioClip | np.ndarray, fps: float, frames: int | None
         frames = frames_covering(len(samples), fps, config.sample_rate)
     if frames < 0:
         raise AudioError(f"frames must be zero or more, got {frames}")
-    return _walk(AudioAnalyser(config), samples, fps, frames)
+    analyser = AudioAnalyser(config)
+    if bpm is not None:
+        analyser.set_bpm(bpm)
+    return _walk(analyser, samples, fps, frames)
 
 
 def _walk(analyser: AudioAnalyser, samples: np.ndarray, fps: float, frames: int) -> Iterator[AudioFeatures]:

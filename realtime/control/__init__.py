@@ -3,17 +3,19 @@
     osc = OscServer(show.submit, show.board, port=9000, reply=("127.0.0.1", 9001))
     journal = Journal(path, show.board)
     window.on_key = key_handler(show.submit)
+    page = PageServer(show.submit, show.board, folders, port=8765)   # the operator page
     # threads: started and stopped by realtime.session.ShowSession
 
 `stylevj osc list` prints the address table (realtime/control/addresses.py).
 """
 
 from .addresses import ADDRESSES, NOT_OVER_OSC, PREFIX, TABLE, OscError, mappable, reference, to_command
-from .journal import Journal, default_journal_path
+from .journal import Journal, default_journal_path, keep_previous
 from .keys import KEY_COMMANDS, key_handler
 from .osc import OscServer
+from .page import PageServer
 
 __all__ = [
-    "ADDRESSES", "KEY_COMMANDS", "NOT_OVER_OSC", "Journal", "OscError", "OscServer", "PREFIX", "TABLE",
-    "default_journal_path", "key_handler", "mappable", "reference", "to_command",
+    "ADDRESSES", "KEY_COMMANDS", "NOT_OVER_OSC", "Journal", "OscError", "OscServer", "PREFIX", "PageServer", "TABLE",
+    "default_journal_path", "keep_previous", "key_handler", "mappable", "reference", "to_command",
 ]

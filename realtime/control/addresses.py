@@ -5,20 +5,27 @@ against it, so the documentation, the wire and the show cannot drift apart.
 
 OSC's wire types are translated here and nowhere else: integers may arrive as whole floats
 (TouchDesigner sends floats) and on/off as 0/1; the command itself checks ranges.
+
+An address may hold a placeholder segment, `control/<name>`: it stands for any name (letters,
+digits, '_' and '-'), which fills the command field of that name. The table lists the generic
+form once; `lookup` finds the entry for a concrete address such as `/stylevj/control/smile`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..checks import CheckError, check_of
 from ..errors import StylevjError
+from ..latent.controls import NAME_RE
 from ..show import commands as c
 from ..show.commands import Command
 
 PREFIX = "/stylevj/"
+_SEGMENT = NAME_RE.pattern  # a placeholder's value: a control name
 
 
 class OscError(StylevjError):
@@ -56,9 +63,21 @@ class Address:
     doc: str = ""
 
     @property
+    def bound(self) -> tuple[str, ...]:
+        """Fields named by placeholder segments of the path ('control/<name>' -> ('name',))."""
+        return tuple(re.findall(r"<(\w+)>", self.path))
+
+    @property
+    def pattern(self) -> re.Pattern:
+        """The full addresses this entry answers ('/stylevj/control/smile' for 'control/<name>')."""
+        parts = re.split(r"<(\w+)>", self.path)
+        regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>{_SEGMENT})" for i, p in enumerate(parts))
+        return re.compile(re.escape(PREFIX) + regex)
+
+    @property
     def args(self) -> tuple[Arg, ...]:
         return tuple(Arg(f.name, check_of(f), f.default is not dataclasses.MISSING)
-                     for f in c.arguments(self.command) if f.name not in self.fixed)
+                     for f in c.arguments(self.command) if f.name not in self.fixed and f.name not in self.bound)
 
     @property
     def param(self) -> bool:
@@ -69,8 +88,9 @@ class Address:
     def meaning(self) -> str:
         return self.doc or c.describe(self.command)
 
-    def make(self, values: list) -> Command:
-        """The command for a message's arguments, or an OscError saying why not."""
+    def make(self, values: list, bound: dict | None = None) -> Command:
+        """The command for a message's arguments (and the path's placeholder values), or an
+        OscError saying why not."""
         args = self.args
         required = sum(not a.optional for a in args)
         if not required <= len(values) <= len(args):
@@ -78,7 +98,7 @@ class Address:
             raise OscError(f"{PREFIX}{self.path} takes {want} arguments, got {len(values)}")
         given = {a.name: a.from_wire(v) for a, v in zip(args, values)}
         try:
-            return self.command(**self.fixed, **given)
+            return self.command(**self.fixed, **(bound or {}), **given)
         except CheckError as exc:
             raise OscError(str(exc)) from None
 
@@ -98,6 +118,7 @@ ADDRESSES: tuple[Address, ...] = (
     Address("keyframe/remove", c.RemoveKeyframe),
     Address("keyframe/replace", c.ReplaceKeyframe),
     Address("keyframe/move", c.MoveKeyframe),
+    Address("keyframe/rename", c.RenameKeyframe),
     Address("keyframe/clear", c.ClearKeyframes),
     Address("truncation", c.SetTruncation),
     Address("spline", c.SetSpline),
@@ -117,26 +138,69 @@ ADDRESSES: tuple[Address, ...] = (
     Address("record/toggle", c.ToggleRecording),
     Address("snapshot", c.Snapshot),
     Address("state", c.ReportState),
+    Address("tap", c.Tap),
+    Address("bpm", c.SetBpm),
+    Address("control/<name>", c.SetControl),
+    Address("control/<name>/unit", c.SetControlUnit),
+    Address("control/<name>/add", c.AddControl),
 )
 
 TABLE: dict[str, Address] = {PREFIX + a.path: a for a in ADDRESSES}
+_PATTERNED: tuple[Address, ...] = tuple(a for a in ADDRESSES if a.bound)
 
 # Commands no OSC sender may give, and why (a test holds every other command to an address).
-NOT_OVER_OSC: dict[type[Command], str] = {c.Quit: "a stop needs the stage keys"}
+NOT_OVER_OSC: dict[type[Command], str] = {
+    c.Quit: "a stop needs the stage keys",
+    c.SetThumbnails: "the operator page's picture feed (OSC carries no pictures back)",
+    c.InsertKeyframe: "made by the show's loader from a checked file (keyframe/add/file)",
+    c.ReplaceWith: "made by the show's loader from a checked file (keyframe/replace)",
+    c.PresetLoaded: "made by the show's loader from a checked preset (preset/load)",
+    c.LoadFailed: "made by the show's loader when a file cannot be used",
+    c.InstallControl: "made by the show's loader from a computed direction (control/<name>/add)",
+    c.SetAudioDrive: "made by the audio adapter from what it hears (stylevj run --audio/--audio-in)",
+    c.AudioHeard: "made by the audio adapter from what it hears (sent back as /stylevj/audio/...)",
+    c.SetAudioSource: "made by the audio adapter when its input starts, fails or vanishes",
+}
 
 
-def mappable() -> frozenset[str]:
+class Params(frozenset):
+    """Parameter paths; `in` also takes a concrete form of a placeholder path ('control/smile'
+    is in it when 'control/<name>' is)."""
+
+    def __contains__(self, path: object) -> bool:
+        if frozenset.__contains__(self, path):
+            return True
+        if not isinstance(path, str):
+            return False
+        try:
+            entry, bound = lookup(PREFIX + path)
+        except OscError:
+            return False
+        return bool(bound) and frozenset.__contains__(self, entry.path)
+
+
+def mappable() -> Params:
     """Parameters a user mapping may drive: one number (or on/off) each."""
-    return frozenset(a.path for a in ADDRESSES
-                     if a.param and len(a.args) == 1 and a.args[0].check.kind in ("number", "integer", "flag"))
+    return Params(a.path for a in ADDRESSES
+                  if a.param and len(a.args) == 1 and a.args[0].check.kind in ("number", "integer", "flag"))
+
+
+def lookup(address: str) -> tuple[Address, dict]:
+    """The table entry for a full address and its placeholder values, or an OscError."""
+    entry = TABLE.get(address)
+    if entry is not None and not entry.bound:
+        return entry, {}
+    for entry in _PATTERNED:
+        match = entry.pattern.fullmatch(address)
+        if match is not None:
+            return entry, match.groupdict()
+    raise OscError(f"unknown address {address}")
 
 
 def to_command(address: str, values: list) -> Command:
     """The command for one OSC message, or an OscError saying why not."""
-    entry = TABLE.get(address)
-    if entry is None:
-        raise OscError(f"unknown address {address}")
-    return entry.make(values)
+    entry, bound = lookup(address)
+    return entry.make(values, bound)
 
 
 def reference() -> str:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
+import time
 from pathlib import Path
 
 from ..errors import StylevjError
@@ -27,6 +29,34 @@ def default_journal_path() -> Path:
     """$XDG_STATE_HOME/stylevj/journal.toml (~/.local/state/stylevj/journal.toml)."""
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(state) / "stylevj" / "journal.toml"
+
+
+KEEP_PREVIOUS = 10  # journals of earlier runs kept, newest first
+
+
+def keep_previous(path: Path) -> Path | None:
+    """Move an existing journal (and its live keyframes) aside before a new run writes `path`.
+
+    A new show never destroys the only record of the last one: it goes to
+    `<folder>/previous/<date-time>/` whole, so its relative keyframe paths still work and
+    `stylevj run --resume --journal <that>/journal.toml` brings it back. The oldest beyond
+    `KEEP_PREVIOUS` are deleted. Returns where it went, or None when there was nothing."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    folder = path.parent / "previous" / time.strftime("%Y%m%d-%H%M%S")
+    n = 1
+    while folder.exists():
+        n += 1
+        folder = folder.with_name(f"{time.strftime('%Y%m%d-%H%M%S')}-{n}")
+    folder.mkdir(parents=True)
+    path.rename(folder / path.name)
+    keyframes = path.parent / f"{path.stem}.keyframes"
+    if keyframes.is_dir():
+        keyframes.rename(folder / keyframes.name)
+    for old in sorted((path.parent / "previous").iterdir(), reverse=True)[KEEP_PREVIOUS:]:
+        shutil.rmtree(old, ignore_errors=True)
+    return folder / path.name
 
 
 class Journal:

@@ -21,6 +21,7 @@ KEY_COMMANDS: dict[Action, Command] = {
     Action.TOGGLE_OVERLAY: c.ToggleOverlay(),
     Action.SNAPSHOT: c.Snapshot(),
     Action.RECORD: c.ToggleRecording(),
+    Action.TAP: c.Tap(),
     Action.QUIT: c.Quit(),
 }
 

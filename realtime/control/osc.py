@@ -7,7 +7,8 @@ Two threads, both started by `start()` (the session calls it) and ended by `stop
   Bad input of any kind is dropped with a reason (log line, `/stylevj/error` reply) and counted.
 - the feedback thread reads the show's snapshots (`StateBoard`): it answers `/stylevj/state` and
   the errors of commands that failed when applied (to the sender that sent them), forwards the
-  show's events, and sends the vital signs at most `FEEDBACK_HZ` times a second.
+  show's events, and sends the vital signs (and, with audio, `/stylevj/audio/...` features) at
+  most `FEEDBACK_HZ` times a second.
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ from pythonosc.osc_packet import OscPacket
 from ..errors import StylevjError
 from ..presets import OscMapping, check_mappings
 from ..show import Command, ShowState, StateBoard
-from .addresses import PREFIX, TABLE, OscError, mappable, to_command
+from .addresses import PREFIX, OscError, lookup, mappable, to_command
 
 log = logging.getLogger(__name__)
 
 MAX_PACKET = 8192  # bytes: larger datagrams are refused unparsed
 FEEDBACK_HZ = 30.0
+STATE_PART = 8000  # bytes of state JSON per datagram: far below what any network path drops
 LOOPBACK = ("127.0.0.1/32", "::1/128")
 
 
@@ -218,7 +220,7 @@ class OscServer:
         if len(values) != 1 or isinstance(values[0], (bool, str)) or not isinstance(values[0], (int, float)):
             raise OscError(f"{mapping.address} (mapped to {mapping.param}) takes one number")
         value = mapping.convert(float(values[0]))
-        if TABLE[PREFIX + mapping.param].args[0].check.kind == "flag":
+        if lookup(PREFIX + mapping.param)[0].args[0].check.kind == "flag":
             value = int(value >= 0.5)
         return PREFIX + mapping.param, [value]
 
@@ -262,7 +264,7 @@ class OscServer:
         ours = isinstance(origin, tuple) and len(origin) == 3 and origin[0] == "osc"
         if event.name == "state":
             if ours:
-                self.send("/stylevj/state", json.dumps(self.state_json(state)), to=origin[1])
+                self.send_state(json.dumps(self.state_json(state)), to=origin[1])
             return
         if event.name == "error":
             if ours:
@@ -281,12 +283,31 @@ class OscServer:
         self.send("/stylevj/fps", round(fps, 2), to=to)
         if state.recording is not None:
             self.send("/stylevj/record/dropped", state.record_dropped, to=to)
+        if state.audio.source:  # the music, as the show last heard it (for TouchDesigner and friends)
+            self.audio_feedback(state, to)
+
+    def audio_feedback(self, state: ShowState, to: tuple[str, int]) -> None:
+        """/stylevj/audio/level, onset, low, mid, high, bpm, beat_phase (floats) and beat (int)."""
+        audio = state.audio
+        for name in ("level", "onset", "low", "mid", "high", "bpm", "beat_phase"):
+            self.send(f"{PREFIX}audio/{name}", float(getattr(audio, name)), to=to)
+        self.send(f"{PREFIX}audio/beat", int(audio.beat), to=to)
 
     def state_json(self, state: ShowState) -> dict:
         """The show's state plus this adapter's counters (what `/stylevj/state` answers)."""
         return {**state.to_json(), "osc": dict(self.counters.__dict__)}
 
     # ---- sending ---------------------------------------------------------------------------
+
+    def send_state(self, text: str, to: tuple[str, int]) -> None:
+        """The state as one `/stylevj/state s`, or, when it outgrows a safe datagram (a show with
+        a thousand keyframes), as `/stylevj/state/part i n s` messages to join in order."""
+        if len(text.encode("utf-8")) <= STATE_PART:
+            self.send("/stylevj/state", text, to=to)
+            return
+        parts = [text[i:i + STATE_PART // 4] for i in range(0, len(text), STATE_PART // 4)]  # <= 4 bytes a character
+        for i, part in enumerate(parts):
+            self.send("/stylevj/state/part", i, len(parts), part, to=to)
 
     def send(self, address: str, *args: object, to: tuple[str, int]) -> None:
         builder = OscMessageBuilder(address=address)

@@ -6,6 +6,7 @@
     Right  nudge forward along the path (a small step in keyframe units; held key repeats)
     Left   nudge back
     R      record the stage output (start / stop)
+    T      tap the tempo (two taps or more set the beat clock of the music)
     Esc    twice within 1.5 s to quit (a single stray Esc never ends a show)
 
 Keys pressed with Ctrl, Alt or Super held are ignored, so desktop shortcuts never reach the
@@ -27,6 +28,7 @@ KEY_F = 70
 KEY_O = 79
 KEY_R = 82
 KEY_S = 83
+KEY_T = 84
 KEY_ESCAPE = 256
 KEY_RIGHT = 262
 KEY_LEFT = 263
@@ -55,6 +57,7 @@ class Action(enum.Enum):
     NUDGE_BACK = "nudge_back"
     SNAPSHOT = "snapshot"
     RECORD = "record"
+    TAP = "tap"
     QUIT = "quit"
 
 
@@ -74,6 +77,7 @@ _ON_PRESS = {
     KEY_O: Action.TOGGLE_OVERLAY,
     KEY_S: Action.SNAPSHOT,
     KEY_R: Action.RECORD,
+    KEY_T: Action.TAP,
 }
 _REPEATING = {
     KEY_UP: Action.SPEED_UP,

@@ -9,10 +9,10 @@ from .keyframes import (
     Keyframe, KeyframeError, check_wplus, keyframe_from_seed, load_keyframe, save_keyframe, snapshot,
 )
 from .paths import ArcLength, CatmullRomPath, LinearPath, Path
-from .player import POSITION, SPEED, SPLINES, TRUNCATION, PathSettings, Player, StyleMix, build_path
+from .player import POSITION, SPEED, SPLINES, TRUNCATION, Drive, PathSettings, Player, StyleMix, build_path
 
 __all__ = [
-    "ArcLength", "CatmullRomPath", "POSITION", "SPEED", "TRUNCATION", "Keyframe", "KeyframeError", "LinearPath", "Path", "PathSettings",
+    "ArcLength", "CatmullRomPath", "Drive", "POSITION", "SPEED", "TRUNCATION", "Keyframe", "KeyframeError", "LinearPath", "Path", "PathSettings",
     "Player", "SPLINES", "StyleMix", "build_path", "check_wplus", "keyframe_from_seed", "load_keyframe",
     "save_keyframe", "snapshot",
 ]

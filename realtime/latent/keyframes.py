@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,8 @@ def check_wplus(w: torch.Tensor, num_ws: int, w_dim: int, what: str) -> torch.Te
         )
     if not torch.isfinite(w).all():
         raise KeyframeError(f"{what}: holds NaN or infinite values")
+    if float(w.abs().max()) > MAX_ABS:
+        raise KeyframeError(f"{what}: holds values up to {float(w.abs().max()):.3g}, far outside any W (at most {MAX_ABS:g})")
     return w.float().contiguous().clone()
 
 
@@ -91,20 +94,21 @@ def read_tensor_file(path: Path) -> tuple[torch.Tensor, str | None]:
     """The tensor in a .npy/.npz/.safetensors/.pt file (recognised by content; tensors only),
     and the keyframe name stored in a stylevj .safetensors header, if any."""
     what = str(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise KeyframeError(f"{what}: no such file") from None
-    except IsADirectoryError:
-        raise KeyframeError(f"{what}: is a folder, not a keyframe file") from None
-    except OSError as exc:
-        raise KeyframeError(f"{what}: cannot be read ({exc.strerror})") from None
+    data = read_bounded(path, MAX_FILE_BYTES, "keyframe file")
     try:
         if data.startswith(b"\x93NUMPY"):
+            _check_npy_header(io.BytesIO(data), len(data), what)
             return torch.from_numpy(np.load(io.BytesIO(data), allow_pickle=False).copy()), None
         if data.startswith(b"PK\x03\x04"):
             with zipfile.ZipFile(io.BytesIO(data)) as zf:
                 names = zf.namelist()
+                unpacked = sum(info.file_size for info in zf.infolist())
+                if unpacked > MAX_FILE_BYTES:
+                    raise KeyframeError(f"{what}: unpacks to {unpacked} bytes (at most {MAX_FILE_BYTES} for a keyframe)")
+                for info in zf.infolist():
+                    if info.filename.endswith(".npy"):
+                        with zf.open(info) as member:
+                            _check_npy_header(member, info.file_size, what)
             if any(n.endswith("data.pkl") for n in names):
                 return _read_torch(data, what), None
             with np.load(io.BytesIO(data), allow_pickle=False) as npz:
@@ -116,6 +120,51 @@ def read_tensor_file(path: Path) -> tuple[torch.Tensor, str | None]:
     except (ValueError, OSError, RuntimeError, zipfile.BadZipFile, KeyError, EOFError, AttributeError, SafetensorError) as exc:
         raise KeyframeError(f"{what}: unreadable keyframe file ({str(exc).splitlines()[0][:160]})") from None
     raise KeyframeError(f"{what}: not a keyframe file (.npy, .npz, .safetensors or .pt tensors)")
+
+
+MAX_FILE_BYTES = 16 * 2**20  # a 1024 px W+ is 36 KB; anything this large is a mistake or an attack
+MAX_ABS = 1e4  # W values sit within about ±20; beyond this a keyframe can only render garbage or black
+
+
+def read_bounded(path: Path, limit: int, kind: str) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes, or a KeyframeError saying why not.
+
+    Checked before reading: a folder, a FIFO or a device (/dev/zero) is refused, never read."""
+    what = str(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise KeyframeError(f"{what}: no such file") from None
+    except OSError as exc:
+        raise KeyframeError(f"{what}: cannot be read ({exc.strerror})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise KeyframeError(f"{what}: is a folder, not a {kind}")
+    if not stat.S_ISREG(info.st_mode):
+        raise KeyframeError(f"{what}: is not a regular file (a pipe or a device?), refused")
+    if info.st_size > limit:
+        raise KeyframeError(f"{what}: {info.st_size} bytes is too large for a {kind} (at most {limit})")
+    try:
+        with open(path, "rb") as f:
+            return f.read(limit + 1)[:limit]
+    except OSError as exc:
+        raise KeyframeError(f"{what}: cannot be read ({exc.strerror})") from None
+
+
+def _check_npy_header(stream, available: int, what: str) -> None:
+    """The array an .npy header declares must fit in the bytes that follow it (no 46 TiB claims)."""
+    version = np.lib.format.read_magic(stream)
+    shape, _, dtype = _npy_header(stream, version)
+    if dtype.hasobject:
+        raise KeyframeError(f"{what}: holds Python objects, not numbers")
+    declared = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    if declared > available:
+        raise KeyframeError(f"{what}: its header declares {list(shape)} {dtype} ({declared} bytes) but the file holds {available}")
+
+
+def _npy_header(stream, version: tuple[int, int]):
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(stream)
+    return np.lib.format.read_array_header_2_0(stream)
 
 
 def _read_torch(data: bytes, what: str) -> torch.Tensor:

@@ -9,6 +9,10 @@ Live edits (add, remove, replace, move, path settings) rebuild the path and fade
 out: right after an edit the picture continues from where it was, and the offset between the
 old curve and the new one decays with a smoothstep over at least `blend` seconds, longer when
 the offset is large, so the per-frame W+ step stays within about twice the normal step.
+
+A `Drive` (the music, `set_drive`) modulates on top of the knobs: a speed boost and a truncation
+offset added to the base values, which stay what the user set (and what a preset saves), and an
+optional beat lock that sets the travel from a beat clock so keyframes land on the beats.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import torch
 
 from ..checks import FLAG, CheckError, Checked, checked, choice, integer, integers, number
 from ..models.generator import truncate
+from .controls import Controls
 from .keyframes import Keyframe
 from .paths import ArcLength, CatmullRomPath, LinearPath, Path
 
@@ -63,6 +68,17 @@ class StyleMix(Checked):
         return self.layers[1]
 
 
+@dataclass(frozen=True)
+class Drive(Checked):
+    """Modulation on top of the knobs (the music): removed (`Drive()`), the show is back on its base
+    speed and truncation, so a knob and the modulation never fight over one value."""
+
+    speed: float = checked(SPEED, 0.0, "added to the speed along the direction of play")
+    truncation: float = checked(TRUNCATION, 0.0, "added to the truncation (the sum kept within its range)")
+    segments: float | None = checked(number(-1e9, 1e9, optional=True), None,
+                                     "beat lock: path segments travelled by the beat clock (None: free running)")
+
+
 def _check(name: str, check, value):
     """value through check, with the knob's name in the error."""
     try:
@@ -102,18 +118,26 @@ class Player:
     def __init__(
         self, keyframes: list[Keyframe], w_avg: torch.Tensor, settings: PathSettings = PathSettings(),
         speed: float = 0.25, truncation: float = 1.0, mix: StyleMix | None = None, position: float = 0.0,
+        controls: Controls | None = None, num_ws: int | None = None,
     ) -> None:
+        """num_ws: W+ rows, needed only when starting without keyframes (the average face holds)."""
+        if not keyframes and num_ws is None:
+            raise ValueError("a player without keyframes needs num_ws (the generator's W+ rows)")
         self.w_avg = w_avg.float()
+        self.controls = controls if controls is not None else Controls()  # knobs, added after truncation
         self.settings = settings
         self.speed = _check("speed", SPEED, speed)
         self.truncation = _check("truncation", TRUNCATION, truncation)
         self.mix = mix
         self.paused = False
+        self.drive = Drive()
+        self._lock: int | None = None  # beat lock: keyframe travel = drive.segments + this whole number
         self._keyframes: list[Keyframe] = [kf.to(self.w_avg.device) for kf in keyframes]
         self._clock = 0.0
         self._phase = 0.0  # unwrapped travel: keyframe units, or W+ distance in constant-speed mode
         self._fades: list[_Fade] = []
-        self._hold = self.w_avg.expand(1, -1).clone()  # shown when there are no keyframes
+        rows = keyframes[0].w.shape[0] if keyframes else num_ws
+        self._hold = self.w_avg.expand(rows, -1).clone()  # shown when there are no keyframes
         self._rebuild()
         if self._path is not None:
             self._phase = self._phase_of_time(position)
@@ -145,14 +169,26 @@ class Player:
         return self._mixed(w)
 
     def current(self) -> torch.Tensor:
-        """The W+ to render now: interpolated, mixed, then truncated toward w_avg."""
-        return truncate(self.raw(), self.w_avg, self.truncation)
+        """The W+ to render now: interpolated, mixed, truncated toward w_avg, plus the controls' offset."""
+        w = truncate(self.raw(), self.w_avg, self.driven_truncation)
+        offset = self.controls.offset()  # None while no direction control is away from 0: no extra work
+        return w if offset is None else w + offset.to(w.device, w.dtype)
+
+    @property
+    def driven_truncation(self) -> float:
+        """The truncation rendered: the base plus the drive's offset, within TRUNCATION."""
+        return min(max(self.truncation + self.drive.truncation, TRUNCATION.lo), TRUNCATION.hi)
+
+    @property
+    def driven_speed(self) -> float:
+        """The speed played: the base plus the drive's boost along the direction of play."""
+        return self.speed + (-self.drive.speed if self.speed < 0 else self.drive.speed)
 
     def sample(self, times: torch.Tensor) -> torch.Tensor:
         """W+ at keyframe times [N] as the show would render them (no edit fades): [N, num_ws, w_dim]."""
         if self._path is None:
-            return truncate(self._hold.expand(len(times), -1, -1), self.w_avg, self.truncation)
-        return truncate(self._mixed(self._path.evaluate(times)), self.w_avg, self.truncation)
+            return truncate(self._hold.expand(len(times), -1, -1), self.w_avg, self.driven_truncation)
+        return truncate(self._mixed(self._path.evaluate(times)), self.w_avg, self.driven_truncation)
 
     def _mixed(self, w: torch.Tensor) -> torch.Tensor:
         """Rows first..last of W+ taken from the mix keyframe (w: [..., num_ws, w_dim])."""
@@ -166,18 +202,44 @@ class Player:
     # ---- time ----------------------------------------------------------------------------
 
     def advance(self, dt: float) -> list[str]:
-        """Move by dt seconds of wall clock; returns events ("loop" per pass over keyframe 0)."""
+        """Move by dt seconds of wall clock; returns events ("loop" per pass over keyframe 0).
+
+        The controls glide too, paused or not (a knob turned during a pause still moves)."""
         self._clock += dt
+        self.controls.advance(dt)
         self._fades = [f for f in self._fades if f.weight(self._clock) > 0.0]
         if self.paused or self._path is None or self._period <= 0:
             return []
         before = math.floor(self._phase / self._period)
-        self._phase += self.speed * dt
+        if self.drive.segments is not None:
+            self._follow_beat(self.drive.segments)
+        else:
+            self._phase += self.driven_speed * dt
         after = math.floor(self._phase / self._period)
         return ["loop"] * abs(after - before)  # crossing a multiple of the period, either way
 
     def play(self) -> None:
         self.paused = False
+
+    def set_drive(self, drive: Drive) -> None:
+        """Modulate speed and truncation on top of their base values, or lock the position to a
+        beat clock (`drive.segments`); `Drive()` removes every modulation."""
+        if drive.segments is None:
+            self._lock = None
+        self.drive = drive
+
+    def _follow_beat(self, segments: float) -> None:
+        """Beat lock: keyframe travel = segments + a whole number, so keyframes land where the
+        beat clock is whole. The whole number is chosen (with a fade) when the lock starts, and
+        again whenever the picture is more than half a segment away (a pause, a goto, an edit)."""
+        travel = self._travel_of_phase(self._phase)
+        if self._lock is None or abs(segments + self._lock - travel) > 0.5:
+            before = self.raw()
+            self._lock = round(travel - segments)
+            self._phase = self._phase_of_travel(segments + self._lock)
+            self._start_fade(before)
+        else:
+            self._phase = self._phase_of_travel(segments + self._lock)
 
     def pause(self) -> None:
         self.paused = True
@@ -330,6 +392,24 @@ class Player:
         if self._arc is not None:
             return float(self._arc.time_at(p)[0])
         return p
+
+    def _travel_of_phase(self, phase: float) -> float:
+        """Unwrapped keyframe time travelled at `phase` (both legs of a ping-pong count)."""
+        length, legs = self._path.length, 1 if self.settings.closed else 2
+        cycle = math.floor(phase / self._period)
+        back = not self.settings.closed and phase - cycle * self._period > self._period / 2
+        t = self._time_of_phase(phase)
+        return cycle * legs * length + (2 * length - t if back else t)
+
+    def _phase_of_travel(self, travel: float) -> float:
+        """The phase that has travelled `travel` keyframe units (inverse of _travel_of_phase)."""
+        length, legs = self._path.length, 1 if self.settings.closed else 2
+        cycle = math.floor(travel / (legs * length))
+        r = travel - cycle * legs * length
+        def distance(t: float) -> float:
+            return float(self._arc.distance_at(t)[0]) if self._arc is not None else t
+        p = distance(r) if r <= length else self._period - distance(2 * length - r)
+        return cycle * self._period + p
 
     def _phase_of_time(self, t: float) -> float:
         """The phase for keyframe time t in the current cycle (forward leg when open)."""

@@ -58,4 +58,7 @@ def save_native(G: Generator, path: str | os.PathLike) -> None:
     """Write G atomically: a crash mid-write never leaves a half file at `path`."""
     state = {key: t.detach().to("cpu", torch.float32).contiguous() for key, t in G.state_dict().items()}
     header = {"format_version": FORMAT_VERSION, "generator": json.loads(G.cfg.to_json())}
-    atomic_write(Path(path), save(state, metadata={META_KEY: json.dumps(header, sort_keys=True)}))
+    try:
+        atomic_write(Path(path), save(state, metadata={META_KEY: json.dumps(header, sort_keys=True)}))
+    except OSError as exc:  # a full disk: one line, and atomic_write left no half file
+        raise CheckpointError(f"{path}: cannot write ({exc.strerror or exc})") from None

@@ -52,6 +52,7 @@ class VideoWriter:
         self.path = Path("<memory>") if in_memory else Path(target)
         self.fps, self.size, self.fmt = fps, size, fmt
         self.frames = 0
+        self.failed = ""  # why a write failed; then nothing more is written or muxed
         self._container = self._stream = None
         width, height = size
         if fmt == "png":
@@ -88,6 +89,8 @@ class VideoWriter:
         self._stream = stream
 
     def write(self, rgb: np.ndarray) -> None:
+        if self.failed:
+            raise EncoderError(f"{self.path}: cannot write after an earlier write failed ({self.failed})")
         if rgb.shape[:2] != (self.size[1], self.size[0]):
             raise EncoderError(f"frame {rgb.shape[1]}x{rgb.shape[0]} does not match the video's {self.size[0]}x{self.size[1]}")
         if self.fmt == "png":
@@ -100,7 +103,8 @@ class VideoWriter:
                 for packet in self._stream.encode(frame):
                     self._container.mux(packet)
             except (OSError, av.FFmpegError) as exc:
-                raise EncoderError(f"{self.path}: cannot write frame {self.frames} ({exc})") from None
+                self.failed = getattr(exc, "strerror", None) or str(exc)
+                raise EncoderError(f"{self.path}: cannot write frame {self.frames} ({self.failed})") from None
         self.frames += 1
 
     def close(self) -> None:
@@ -109,13 +113,83 @@ class VideoWriter:
             return
         container, self._container = self._container, None
         try:
-            for packet in self._stream.encode():
-                container.mux(packet)
+            if not self.failed:  # never mux after a failed write: FFmpeg's state is not to be trusted then
+                for packet in self._stream.encode():
+                    container.mux(packet)
         except Exception as exc:  # finishing what we can matters more than why the flush failed
             log.error("%s: flushing the encoder failed: %s", self.path, exc)
         finally:
-            container.close()
+            try:
+                container.close()
+            except Exception as exc:  # a full disk fails the trailer too; the fragments written still play
+                log.error("%s: closing the file failed: %s", self.path, exc)
 
     @property
     def seconds(self) -> float:
         return self.frames / self.fps
+
+
+# ---- the song beside the picture (render --audio) --------------------------------------------------
+
+AUDIO_CODECS = {"h264": "aac", "prores": "pcm_s16le"}  # AAC in MP4, PCM in MOV
+AUDIO_FRAME = 1024  # samples per encoded audio frame (AAC's frame size)
+
+
+class AudioVideoWriter(VideoWriter):
+    """A VideoWriter that also muxes a soundtrack: AAC in MP4, 16-bit PCM in MOV.
+
+    audio: float32 samples [channels (1 or 2), n] at `audio_rate`. Sample k plays at
+    k / audio_rate and frame n shows n / fps, both from the file's start, so they stay in sync.
+    After each frame the sound up to that frame's end is written (interleaved, so a file cut
+    short keeps its sound); `close` writes the rest up to the video's end: a longer song is cut
+    there, a shorter one just ends. Everything else is the VideoWriter's.
+    """
+
+    def __init__(self, target: str | os.PathLike | BinaryIO, fps: float, size: tuple[int, int], fmt: str = "h264",
+                 quality: int = 18, speed: str = "medium", *, audio: np.ndarray, audio_rate: int) -> None:
+        if fmt not in AUDIO_CODECS:
+            raise EncoderError(f"{fmt} output cannot carry sound: render to h264 (.mp4) or prores (.mov)")
+        samples = np.ascontiguousarray(np.atleast_2d(np.asarray(audio, dtype=np.float32)))
+        if samples.shape[0] not in (1, 2) or samples.shape[1] == 0:
+            raise EncoderError(f"a soundtrack must be 1 or 2 channels of samples, got shape {samples.shape}")
+        super().__init__(target, fps, size, fmt, quality, speed)
+        av = require_av()
+        self._layout = "mono" if samples.shape[0] == 1 else "stereo"
+        try:
+            self._audio_stream = self._container.add_stream(AUDIO_CODECS[fmt], rate=int(audio_rate), layout=self._layout)
+        except (ValueError, av.FFmpegError) as exc:
+            self._container.close()
+            self._container = None
+            raise EncoderError(f"{self.path}: cannot add a {AUDIO_CODECS[fmt]} sound stream ({exc})") from None
+        self._audio, self._audio_rate, self._audio_sent = samples, int(audio_rate), 0
+
+    def write(self, rgb: np.ndarray) -> None:
+        super().write(rgb)
+        if self._container is not None and not self.failed:
+            self._write_audio(self.frames, final=False)
+
+    def close(self) -> None:
+        if self._container is not None and not self.failed:  # never mux after a failed write
+            try:
+                self._write_audio(self.frames, final=True)
+                for packet in self._audio_stream.encode():
+                    self._container.mux(packet)
+            except Exception as exc:  # the picture still gets finished
+                log.error("%s: finishing the sound failed: %s", self.path, exc)
+        super().close()
+
+    def _write_audio(self, frames: int, final: bool) -> None:
+        """Encode the soundtrack up to the end of video frame `frames - 1` (all of it when final)."""
+        av = require_av()
+        end = min(int(round(frames * self._audio_rate / self.fps)), self._audio.shape[1])
+        try:
+            while end - self._audio_sent >= AUDIO_FRAME or (final and end > self._audio_sent):
+                n = min(AUDIO_FRAME, end - self._audio_sent)
+                block = np.ascontiguousarray(self._audio[:, self._audio_sent:self._audio_sent + n])
+                frame = av.AudioFrame.from_ndarray(block, format="fltp", layout=self._layout)
+                frame.sample_rate, frame.pts = self._audio_rate, self._audio_sent
+                for packet in self._audio_stream.encode(frame):
+                    self._container.mux(packet)
+                self._audio_sent += n
+        except (OSError, av.FFmpegError) as exc:
+            raise EncoderError(f"{self.path}: cannot write the sound ({exc})") from None

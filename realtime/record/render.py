@@ -14,6 +14,7 @@ import queue
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -36,10 +37,17 @@ class RenderResult:
     interrupted: str = ""  # why it stopped early, or ""
 
 
-def path_times(player: Player, preset: Preset, fps: float, frames: int):
+FrameHook = Callable[[int, Player], None]
+"""Called with (n, player) before frame n is advanced to: `render --audio` sets the music's drive
+for time n / fps here (the CLI passes it, so this module knows nothing of audio)."""
+
+
+def path_times(player: Player, preset: Preset, fps: float, frames: int, before_frame: FrameHook | None = None):
     """W+ and path position of each frame n at show time n / fps (a generator)."""
     timeline = cue_timeline(preset)
     for n in range(frames):
+        if before_frame is not None:
+            before_frame(n, player)
         if timeline is not None:
             player.seek(timeline.position(n / fps))
         elif n:
@@ -61,7 +69,8 @@ def loop_frames(player: Player, fps: float, loops: float) -> int:
 
 
 def render(G, player: Player, preset: Preset, writer: VideoWriter, frames: int, fps: float,
-           size: tuple[int, int], fit: str = "contain", overlays: list | None = None) -> RenderResult:
+           size: tuple[int, int], fit: str = "contain", overlays: list | None = None,
+           before_frame: FrameHook | None = None) -> RenderResult:
     """Render `frames` frames of the show into `writer`; always leaves a finished file."""
     generated: queue.Queue = queue.Queue(maxsize=3)
     encoded: queue.Queue = queue.Queue(maxsize=3)
@@ -72,10 +81,11 @@ def render(G, player: Player, preset: Preset, writer: VideoWriter, frames: int, 
         try:
             with torch.inference_mode():
                 rgba = torch.full((G.resolution, G.resolution, 4), 255, dtype=torch.uint8, device=G.device)
-                for w, position in path_times(player, preset, fps, frames):
+                for w, position in path_times(player, preset, fps, frames, before_frame):
                     if stop.is_set():
                         break
-                    img = G.synthesis(w.unsqueeze(0), noise_mode=preset.generator.noise)
+                    bend = player.controls.bends()  # None while no bend control is away from neutral
+                    img = G.synthesis(w.unsqueeze(0), noise_mode=preset.generator.noise, **({} if bend is None else {"bend": bend}))
                     generated.put((to_pixels(img, rgba).cpu().clone(), w, position))
         except Exception as exc:  # reported below; the file keeps what was rendered
             failure.append(f"generator error: {type(exc).__name__}: {exc}")

@@ -15,9 +15,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..errors import StylevjError
 from ..latent import Keyframe, PathSettings, Player, StyleMix, keyframe_from_seed, load_keyframe, save_keyframe
+from ..latent.controls import ControlReading, Controls, Knob
+from ..latent.direction_files import cached_directions, load_direction, load_direction_set
+from ..latent.directions import DirectionError, compute_directions, direction_offset
+from ..latent.layer_ranges import parse_layers
 from ..models import truncate
-from ..presets import KeyframeSpec, Preset, relative_path
+from ..presets import ControlSpec, KeyframeSpec, Preset, PresetError, relative_path
 
 if TYPE_CHECKING:  # pragma: no cover
     from .state import ShowState
@@ -34,11 +39,13 @@ class LiveShow:
     path: PathSettings
     mix: StyleMix | None
     noise: str
+    controls: tuple[ControlReading, ...] = ()
 
     @classmethod
     def of(cls, player: Player, noise: str) -> LiveShow:
         """The player as it stands now (call on the thread that moves it)."""
-        return cls(player.keyframes, player.speed, player.truncation, player.position, player.settings, player.mix, noise)
+        return cls(player.keyframes, player.speed, player.truncation, player.position, player.settings, player.mix, noise,
+                   player.controls.readings())
 
 
 def load_keyframes(preset: Preset, G) -> list[Keyframe]:
@@ -55,12 +62,92 @@ def load_keyframes(preset: Preset, G) -> list[Keyframe]:
     return [kf.to(G.device) for kf in keyframes]
 
 
+def check_mix(preset: Preset, num_ws: int, keyframes: int, origin: str = "") -> None:
+    """The preset's [mix] must name an existing keyframe and W+ rows this generator has."""
+    mix = preset.mix
+    if mix is None:
+        return
+    where = origin or str(preset.base_dir)
+    if mix.last >= num_ws:
+        raise PresetError(f"{where}: [mix] layers {list(mix.layers)} are not within 0..{num_ws - 1} (this generator's W+ rows)")
+    if mix.keyframe >= keyframes:
+        raise PresetError(f"{where}: [mix] keyframe {mix.keyframe} does not exist (the preset has {keyframes})")
+
+
+def make_knob(spec: ControlSpec, G, preset: Preset, found: dict | None = None) -> Knob:
+    """The live control for one [[controls]] entry on generator G (directions computed or read).
+
+    SeFa directions are computed for the control's own layers (milliseconds, deterministic);
+    GANSpace ones come from the per-checkpoint cache. `found` shares computed sets between the
+    controls of one preset. The knob keeps `spec` (a file made absolute) for saving.
+    """
+    found = {} if found is None else found
+    low, high = spec.range
+    if spec.bend is not None:
+        channels = dict(zip(G.cfg.resolutions, G.cfg.channels))
+        if spec.resolution not in channels:
+            raise DirectionError(f"bend at {spec.resolution} px: this generator's blocks are at "
+                                 f"{', '.join(str(r) for r in channels)} px")
+        return Knob(spec.name, low, high, spec.slew, bend=spec.bend, resolution=spec.resolution,
+                    edge=spec.edge or "wrap", channels=channels[spec.resolution], source=spec)
+    rows = parse_layers(spec.layers or "all", G.num_ws)
+    if spec.file is not None:
+        path = preset.resolve(spec.file)
+        spec = replace(spec, file=str(path.resolve()))
+        if spec.index is None:
+            direction = load_direction(path, G.num_ws, G.w_dim)
+        else:
+            vectors = load_direction_set(path, G.w_dim)
+            if spec.index >= len(vectors):
+                raise DirectionError(f"{path}: holds {len(vectors)} directions, no index {spec.index}")
+            direction = vectors[spec.index]
+    else:
+        key = (spec.method, rows if spec.method == "sefa" else None)
+        if key not in found:
+            found[key] = (compute_directions(G, "sefa", rows) if spec.method == "sefa"
+                          else cached_directions(G, spec.method))
+        directions = found[key]
+        if spec.index >= len(directions):
+            raise DirectionError(f"{spec.method} has {len(directions)} directions (w_dim), no index {spec.index}")
+        direction = directions.vectors[spec.index]
+    unit = direction_offset(direction, 1.0, rows, G.num_ws).to(G.device)  # [num_ws, w_dim]
+    return Knob(spec.name, low, high, spec.slew, unit_offset=unit, source=spec)
+
+
+def build_controls(preset: Preset, G, origin: str = "") -> Controls:
+    """The preset's [[controls]] as live controls on G, each at its default; one-line errors
+    name the file, the entry and the reason."""
+    where = origin or str(preset.base_dir)
+    controls, found, edges = Controls(), {}, {}
+    for n, spec in enumerate(preset.controls, start=1):
+        try:
+            knob = make_knob(spec, G, preset, found)
+        except StylevjError as exc:
+            raise PresetError(f"{where}: [[controls]] #{n} ({spec.name}) {exc}") from None
+        if knob.bend is not None and edges.setdefault(knob.resolution, knob.edge) != knob.edge:
+            raise PresetError(f"{where}: [[controls]] #{n} ({spec.name}) edge '{knob.edge}' differs from another "
+                              f"bend at {knob.resolution} px ('{edges[knob.resolution]}'): one edge per resolution")
+        controls.add(knob, spec.default)
+    return controls
+
+
 def player_from_preset(preset: Preset, G) -> Player:
     """A player ready to run the preset's show on generator G."""
+    check_mix(preset, G.num_ws, len(preset.keyframes))
     return Player(
         load_keyframes(preset, G), G.w_avg, settings=preset.path, speed=preset.play.speed,
         truncation=preset.play.truncation, mix=preset.mix, position=preset.play.position,
+        controls=build_controls(preset, G), num_ws=G.num_ws,
     )
+
+
+def control_specs(readings: tuple[ControlReading, ...]) -> tuple[ControlSpec, ...]:
+    """The live controls as [[controls]] entries, each with its live value as the default."""
+    specs = []
+    for r in readings:
+        if isinstance(r.source, ControlSpec):
+            specs.append(replace(r.source, default=min(max(round(r.value, 6), r.low), r.high)))
+    return tuple(specs)
 
 
 _SEED_SOURCE = re.compile(r"^seed:(\d+)(?:@([-0-9.e]+))?$")
@@ -106,5 +193,6 @@ def capture(preset: Preset, live: LiveShow | ShowState, path: str | Path, saved:
         preset, keyframes=keyframe_specs(live.keyframes, path, saved),
         play=replace(preset.play, speed=live.speed, truncation=live.truncation, position=round(live.position, 6)),
         path=live.path, mix=live.mix, generator=replace(preset.generator, noise=live.noise),
+        controls=control_specs(live.controls),
         base_dir=path.resolve().parent,
     )

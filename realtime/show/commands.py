@@ -17,22 +17,25 @@ the published `ShowState`.
 from __future__ import annotations
 
 import logging
-import queue
+import threading
+from collections import deque
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Hashable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Hashable, Protocol
 
 from ..checks import FLAG, OPTIONAL_TEXT, TEXT, Check, Checked, checked, choice, integer, number
 from ..errors import StylevjError
-from ..latent import (POSITION, SPEED, SPLINES, TRUNCATION, Player, StyleMix, keyframe_from_seed, load_keyframe,
-                      snapshot)
+from ..latent import (POSITION, SPEED, SPLINES, TRUNCATION, Drive, Keyframe, Player, StyleMix, keyframe_from_seed,
+                      load_keyframe, snapshot)
 from ..models import NOISE_MODES
-from ..presets import load_preset, save_preset
-from .build import LiveShow, capture, load_keyframes
+from ..latent.controls import CONTROL_NAME, ControlError, Controls, Knob
+from ..latent.directions import METHODS
+from ..presets import LAYER_RANGE, ControlSpec, Preset, default_preset_path, load_preset, save_preset, user_presets_dir
+from .build import LiveShow, build_controls, capture, check_mix, load_keyframes, make_knob
+from .state import AudioState
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..record.recorder import LiveRecorder
-    from ..presets import Preset
     from .worker import GeneratorWorker
 
 log = logging.getLogger(__name__)
@@ -56,21 +59,29 @@ class CommandError(StylevjError):
 
 @dataclass(frozen=True)
 class Folders:
-    """Where files named in commands may come from (and presets be saved): nowhere else."""
+    """Where files named in commands may come from (and presets be saved): nowhere else.
+
+    `saves` is where presets are written: the presets folder, unless that is the presets shipped
+    inside the package (read-only: a save must never change them), then the user's own
+    ($XDG_DATA_HOME/stylevj/presets). Presets load from `saves` first, then `presets`.
+    """
 
     presets: Path
     keyframes: Path
     snapshots: Path
+    saves: Path
 
     @classmethod
     def beside(cls, presets: Path, keyframes: Path | None = None, snapshots: Path | None = None) -> Folders:
         presets = Path(presets).expanduser().resolve()
+        saves = user_presets_dir() if presets == default_preset_path().parent.resolve() else presets
         return cls(presets, Path(keyframes or presets / "keyframes").expanduser().resolve(),
-                   Path(snapshots or Path(".")).expanduser().resolve())
+                   Path(snapshots or Path(".")).expanduser().resolve(), saves)
 
     def confine(self, name: str, kind: str, suffix: str = "") -> Path:
-        """A plain name inside the `kind` folder ('presets', 'keyframes', 'snapshots'), or a CommandError."""
-        root = {"presets": self.presets, "keyframes": self.keyframes, "snapshots": self.snapshots}[kind]
+        """A plain name inside the `kind` folder ('presets', 'keyframes', 'snapshots', 'saves'), or a CommandError."""
+        root = {"presets": self.presets, "keyframes": self.keyframes, "snapshots": self.snapshots,
+                "saves": self.saves}[kind]
         candidate = Path(name if not suffix or name.endswith(suffix) else name + suffix)
         if candidate.is_absolute() or ".." in candidate.parts or not name.strip():
             raise CommandError(f"'{name}' must be a plain name inside the {kind} folder")
@@ -91,8 +102,11 @@ class Stage(Protocol):
     overlay_visible: bool
     recorder: LiveRecorder | None
     surface: Any
+    thumbnails: bool  # publish a small copy of the frame on screen (SetThumbnails)
+    audio: AudioState  # what the audio adapter last reported (SetAudioSource, AudioHeard)
 
     def emit(self, name: str, *args: object) -> None: ...
+    def load_later(self, job: Callable[[], Command]) -> None: ...
     def request_snapshot(self, path: Path | None = None) -> None: ...
     def stop(self) -> None: ...
     def now(self) -> float: ...
@@ -217,9 +231,8 @@ class AddFileKeyframe(Command):
     file: str = checked(TEXT)
 
     def apply(self, show: Stage) -> None:
-        G = show.worker.G
-        index = show.player.add(load_keyframe(show.folders.confine(self.file, "keyframes"), G.num_ws, G.w_dim))
-        show.emit("keyframe/added", index)
+        path, G = show.folders.confine(self.file, "keyframes"), show.worker.G
+        show.load_later(lambda: InsertKeyframe(load_keyframe(path, G.num_ws, G.w_dim)))
 
 
 @dataclass(frozen=True)
@@ -266,7 +279,9 @@ class ReplaceKeyframe(Command):
         if self.seed_or_file is None:
             kf = snapshot(show.player.raw(), name=f"live {i}")
         elif isinstance(self.seed_or_file, str):
-            kf = load_keyframe(show.folders.confine(self.seed_or_file, "keyframes"), G.num_ws, G.w_dim)
+            path = show.folders.confine(self.seed_or_file, "keyframes")
+            show.load_later(lambda: ReplaceWith(i, load_keyframe(path, G.num_ws, G.w_dim)))
+            return
         else:
             kf = keyframe_from_seed(G, int(self.seed_or_file), self.psi)
         show.player.replace(i, kf)
@@ -281,6 +296,18 @@ class MoveKeyframe(Command):
 
     def apply(self, show: Stage) -> None:
         show.player.move(_keyframe(show, self.index), _keyframe(show, self.to))
+
+
+@dataclass(frozen=True)
+class RenameKeyframe(Command):
+    """rename keyframe i (the name shown on the page and saved in presets)"""
+
+    index: int = checked(INDEX)
+    name: str = checked(Check("text", max_length=80))
+
+    def apply(self, show: Stage) -> None:
+        i = _keyframe(show, self.index)
+        show.player.replace(i, replace(show.player.keyframes[i], name=self.name.strip()))
 
 
 @dataclass(frozen=True)
@@ -422,10 +449,33 @@ class LoadPreset(Command):
     name: str = checked(TEXT)
 
     def apply(self, show: Stage) -> None:
-        path = show.folders.confine(self.name, "presets", ".toml")
-        preset = load_preset(path)
-        keyframes = load_keyframes(preset, show.worker.G)  # all or nothing: a bad file leaves the show as it was
+        saved = show.folders.confine(self.name, "saves", ".toml")
+        path = saved if saved.exists() else show.folders.confine(self.name, "presets", ".toml")
+        G = show.worker.G
+
+        def job() -> Command:
+            preset = load_preset(path)
+            check_mix(preset, G.num_ws, len(preset.keyframes), str(path))
+            return PresetLoaded(preset, tuple(load_keyframes(preset, G)), path,  # all or nothing
+                                build_controls(preset, G, str(path)))
+
+        show.load_later(job)
+
+
+@dataclass(frozen=True)
+class PresetLoaded(Command):
+    """switch to a preset read and checked by the loader (made by LoadPreset, never sent)"""
+
+    preset: Preset
+    keyframes: tuple
+    path: Path
+    controls: Controls | None = None  # the preset's [[controls]], built by the loader
+
+    def apply(self, show: Stage) -> None:
+        preset, keyframes, path = self.preset, self.keyframes, self.path
         player = show.player
+        if self.controls is not None:
+            player.controls = self.controls
         player.clear()
         for kf in keyframes:
             player.add(kf)
@@ -448,10 +498,11 @@ class SavePreset(Command):
     name: str = checked(TEXT)
 
     def apply(self, show: Stage) -> None:
-        path = show.folders.confine(self.name, "presets", ".toml")
+        path = show.folders.confine(self.name, "saves", ".toml")
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_preset(capture(show.preset, LiveShow.of(show.player, show.worker.noise_mode), path), path)
+        save_preset(capture(show.preset, LiveShow.of(show.player, show.worker.noise_mode), path), path, backup=True)
         log.info("saved preset %s", path)
+        show.emit("preset/saved", str(path))
 
 
 @dataclass(frozen=True)
@@ -517,6 +568,18 @@ class ReportState(Command):
 
 
 @dataclass(frozen=True)
+class SetThumbnails(Command):
+    """publish a small copy of the frame on screen a few times a second (the operator page's picture)"""
+
+    coalesce = True
+    edits = False
+    on: bool = checked(ON)
+
+    def apply(self, show: Stage) -> None:
+        show.thumbnails = self.on
+
+
+@dataclass(frozen=True)
 class Quit(Command):
     """end the show (stage keys only: Esc twice)"""
 
@@ -524,6 +587,209 @@ class Quit(Command):
 
     def apply(self, show: Stage) -> None:
         show.stop()
+
+
+# ---- made by the show itself (the loader), never sent from outside ---------------------------------
+
+
+@dataclass(frozen=True)
+class InsertKeyframe(Command):
+    """append a keyframe read and checked by the loader (made by AddFileKeyframe, never sent)"""
+
+    keyframe: Keyframe
+
+    def apply(self, show: Stage) -> None:
+        show.emit("keyframe/added", show.player.add(self.keyframe))
+
+
+@dataclass(frozen=True)
+class ReplaceWith(Command):
+    """replace keyframe i by one read and checked by the loader (made by ReplaceKeyframe, never sent)"""
+
+    index: int
+    keyframe: Keyframe
+
+    def apply(self, show: Stage) -> None:
+        show.player.replace(_keyframe(show, self.index), self.keyframe)
+
+
+@dataclass(frozen=True)
+class LoadFailed(Command):
+    """report a file the loader could not use (never sent)"""
+
+    edits = False
+    reason: str
+
+    def apply(self, show: Stage) -> None:
+        raise CommandError(self.reason)
+
+
+# ---- music: made by the audio adapter (realtime.audio), or a tap/BPM that the show passes on to it -----
+
+UNIT = number(0, 1)
+BPM = number(20, 400, optional=True)
+
+
+def _line(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return f"must be a string, got {type(value).__name__}"
+    return None if len(value) <= 512 and "\n" not in value else "must be one line of at most 512 characters"
+
+
+LINE = Check("any", extra=_line)  # text that may be empty ("": none)
+
+
+@dataclass(frozen=True)
+class SetAudioDrive(Command):
+    """the music's modulation on top of the knobs: speed boost, truncation offset, beat-locked travel"""
+
+    coalesce = True
+    edits = False  # the base values are what a preset saves; the drive is recomputed every frame
+    speed: float = checked(SPEED, 0.0)
+    truncation: float = checked(TRUNCATION, 0.0)
+    segments: float | None = checked(number(-1e9, 1e9, optional=True), None)
+
+    def as_drive(self) -> Drive:
+        """The player's value (an offline render sets it on its player directly)."""
+        return Drive(self.speed, self.truncation, self.segments)
+
+    def apply(self, show: Stage) -> None:
+        show.player.set_drive(self.as_drive())
+
+
+@dataclass(frozen=True)
+class AudioHeard(Command):
+    """what the music is doing now (published in the state and over --osc-reply as /stylevj/audio/...)"""
+
+    coalesce = True
+    edits = False
+    level: float = checked(UNIT, 0.0)
+    onset: float = checked(UNIT, 0.0)
+    low: float = checked(UNIT, 0.0)
+    mid: float = checked(UNIT, 0.0)
+    high: float = checked(UNIT, 0.0)
+    bpm: float = checked(number(0, 400), 0.0)
+    beat_phase: float = checked(UNIT, 0.0)
+    beat: int = checked(integer(0, 2**31 - 1), 0)
+
+    def apply(self, show: Stage) -> None:
+        show.audio = replace(show.audio, level=self.level, onset=self.onset, low=self.low, mid=self.mid,
+                             high=self.high, bpm=self.bpm, beat_phase=self.beat_phase, beat=self.beat)
+
+
+@dataclass(frozen=True)
+class SetAudioSource(Command):
+    """where the sound comes from, or why the show runs without it (one line)"""
+
+    coalesce = True
+    edits = False
+    source: str = checked(LINE, "")
+    problem: str = checked(LINE, "")
+
+    def apply(self, show: Stage) -> None:
+        show.audio = AudioState(source=self.source, problem=self.problem) if self.problem or not self.source \
+            else replace(show.audio, source=self.source, problem="")
+        show.emit("audio/status", self.source, self.problem)
+
+
+@dataclass(frozen=True)
+class Tap(Command):
+    """tap the tempo (key T): two or more taps set the beat clock"""
+
+    edits = False
+
+    def apply(self, show: Stage) -> None:
+        show.emit("audio/tap", show.now())  # the audio adapter passes it to its listener
+
+
+@dataclass(frozen=True)
+class SetBpm(Command):
+    """set the tempo in beats per minute; without a value the music's own tempo is estimated again"""
+
+    edits = False
+    bpm: float | None = checked(BPM, None)
+
+    def apply(self, show: Stage) -> None:
+        show.emit("audio/bpm", 0.0 if self.bpm is None else self.bpm)  # the audio adapter passes it on
+
+
+# ---- controls: knobs with meaning (latent directions, network bending) ----------------------------
+
+
+def _on_control(show: Stage, change: Callable[[Controls], None]) -> None:
+    try:
+        change(show.player.controls)
+    except ControlError as exc:
+        raise CommandError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class SetControl(Command):
+    """set a control to a value within its own range; it glides there at its slew"""
+
+    coalesce = True
+    name: str = checked(CONTROL_NAME)
+    value: float = checked(Check("number"))  # the control's own range is checked when applied
+
+    def key(self) -> Hashable:
+        return ("control", self.name)
+
+    def apply(self, show: Stage) -> None:
+        _on_control(show, lambda controls: controls.set(self.name, self.value))
+
+
+@dataclass(frozen=True)
+class SetControlUnit(Command):
+    """set a control by a fraction of its range: 0 its low end, 1 its high end (mappings, MIDI)"""
+
+    coalesce = True
+    name: str = checked(CONTROL_NAME)
+    amount: float = checked(number(0, 1))
+
+    def key(self) -> Hashable:
+        return ("control", self.name)
+
+    def apply(self, show: Stage) -> None:
+        _on_control(show, lambda controls: controls.set_unit(self.name, self.amount))
+
+
+@dataclass(frozen=True)
+class AddControl(Command):
+    """make a control live from a direction of this checkpoint (index 0: the strongest), or replace one"""
+
+    edits = False  # InstallControl, when the direction is ready, is the edit
+    name: str = checked(CONTROL_NAME)
+    index: int = checked(INDEX)
+    method: str = checked(choice(METHODS), "sefa")
+    layers: str = checked(LAYER_RANGE, "all")
+    low: float = checked(number(-1e6, 1e6), -3.0)
+    high: float = checked(number(-1e6, 1e6), 3.0)
+    slew: float = checked(number(0, 600), 0.5)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.spec()  # a range that does not hold 0 or is upside down is refused when made
+
+    def spec(self) -> ControlSpec:
+        """The [[controls]] entry this control is (what a save writes)."""
+        return ControlSpec(name=self.name, method=self.method, index=self.index,
+                           layers=None if self.layers == "all" else self.layers, range=(self.low, self.high),
+                           slew=self.slew)
+
+    def apply(self, show: Stage) -> None:
+        spec, G, preset = self.spec(), show.worker.G, show.preset
+        show.load_later(lambda: InstallControl(make_knob(spec, G, preset)))  # GANSpace may take seconds
+
+
+@dataclass(frozen=True)
+class InstallControl(Command):
+    """put a control made by the loader live at its neutral value (made by AddControl, never sent)"""
+
+    knob: Knob
+
+    def apply(self, show: Stage) -> None:
+        show.player.controls.add(self.knob)
+        show.emit("control/added", self.knob.name)
 
 
 # ---- the queue ---------------------------------------------------------------------------------
@@ -542,38 +808,42 @@ class QueueCounts:
 
 
 class CommandQueue:
-    """Commands from any thread, taken by the render thread at frame boundaries.
+    """Commands from any thread, taken by the render thread at frame boundaries, in order.
 
     Bounded: `submit` returns False (and counts a drop) when `size` commands wait already.
-    `take()` returns what waits, with parameters coalesced: of several values for one key, only
-    the newest is kept (counted), in the position of the newest.
+    Parameters coalesce while they wait: a new value for a key replaces the one not yet applied
+    (counted), and takes its place at the end, so the newest value lands in order.
     """
 
     def __init__(self, size: int = 1024) -> None:
-        self._queue: queue.Queue[Pending] = queue.Queue(maxsize=size)
+        self.size = size
+        self._waiting: deque[Pending] = deque()
+        self._lock = threading.Lock()
         self.counts = QueueCounts()
 
     def submit(self, command: Command, origin: Hashable | None = None) -> bool:
         if not isinstance(command, Command):
             raise TypeError(f"not a show command: {command!r}")
-        try:
-            self._queue.put_nowait(Pending(command, origin))
-        except queue.Full:
-            self.counts.dropped += 1
-            return False
+        with self._lock:
+            if command.coalesce:
+                key = command.key()
+                older = next((p for p in self._waiting if p.command.coalesce and p.command.key() == key), None)
+                if older is not None:
+                    self._waiting.remove(older)
+                    self.counts.coalesced += 1
+            if len(self._waiting) >= self.size:
+                self.counts.dropped += 1
+                return False
+            self._waiting.append(Pending(command, origin))
         return True
 
-    def take(self) -> list[Pending]:
-        batch: list[Pending] = []
-        while True:
-            try:
-                batch.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
-        newest = {p.command.key(): i for i, p in enumerate(batch) if p.command.coalesce}
-        kept = [p for i, p in enumerate(batch) if not p.command.coalesce or newest[p.command.key()] == i]
-        self.counts.coalesced += len(batch) - len(kept)
-        return kept
+    def take(self) -> Pending | None:
+        """The oldest waiting command, or None."""
+        with self._lock:
+            return self._waiting.popleft() if self._waiting else None
+
+    def __len__(self) -> int:
+        return len(self._waiting)
 
 
 def all_commands() -> list[type[Command]]:

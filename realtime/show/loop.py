@@ -26,14 +26,19 @@ from ..images import save_png
 from ..latent import Player
 from ..latent.cues import CueTimeline
 from ..presets import Preset
-from .commands import Command, CommandQueue, Folders
-from .state import EVENTS_KEPT, CommandCounts, Event, PanelState, ShowState, StateBoard
+from .commands import Command, CommandQueue, Folders, LoadFailed
+from .loader import Loader
+from .state import EVENTS_KEPT, AudioState, CommandCounts, Event, PanelState, ShowState, StateBoard
+from .thumbnail import Thumbnail, ThumbnailTap
 from .worker import Frame, GeneratorWorker
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..record.recorder import LiveRecorder
 
 log = logging.getLogger(__name__)
+
+MAX_COMMANDS_PER_FRAME = 64  # a burst of commands waits for later frames rather than freezing this one
+COMMAND_BUDGET_S = 0.004  # and so does the rest of a frame's commands once they took this long
 
 
 @dataclass
@@ -70,6 +75,11 @@ class Show:
         self.timeline = timeline  # `run --cues`: the cue times set the position
         self.commands = CommandQueue(queue_size)
         self.board = StateBoard()
+        self.thumbnails = False  # SetThumbnails: publish a small copy of the frame (a page is watching)
+        self.audio = AudioState()  # what the audio adapter reports (SetAudioSource, AudioHeard)
+        self.thumbnail_tap = ThumbnailTap()
+        self._thumbnail: Thumbnail | None = None
+        self.loader = Loader(LoadFailed)  # its thread is started by the session
         self.stats = ShowStats()
         self.shown: Frame | None = None  # the generator frame on screen now
         self.last_snapshot: Path | None = None
@@ -82,6 +92,7 @@ class Show:
         self._events: deque[Event] = deque(maxlen=EVENTS_KEPT)
         self._event_serial = 0
         self._origin: Hashable | None = None  # of the command being applied
+        self._reported_generator_error = ""
         self._edits = 0
         self._applied = 0
         self._failed = 0
@@ -102,6 +113,11 @@ class Show:
 
     def now(self) -> float:
         return self.clock()
+
+    def load_later(self, job: Callable[[], Command]) -> None:
+        """Read files off the render thread; the job's command comes back through the queue,
+        addressed like the command being applied."""
+        self.loader.load(job, self._origin)
 
     def stop(self) -> None:
         self._quit = True
@@ -125,10 +141,11 @@ class Show:
             if self._timeline_start is None:
                 self._timeline_start = now
             self.player.seek(self.timeline.position(now - self._timeline_start))
+            self.player.controls.advance(dt)  # the cues set the position; the knobs still glide
         else:
             for name in self.player.advance(dt):
                 self.emit(name)
-        self.worker.request(self.player.current(), self.player.position)
+        self.worker.request(self.player.current(), self.player.position, self.player.controls.bends())
         self._upload_newest(now)
         mix = 1.0
         if self.crossfade and self.sink.previous is not None:
@@ -145,33 +162,65 @@ class Show:
             self._snapshot_to = None
         self.surface.present()
         self.stats.refreshes += 1
+        self._thumbnail = self.thumbnail_tap.ready() or self._thumbnail
+        self._report_faults()
         self.board.publish(self._state(now))
 
+    def _report_faults(self) -> None:
+        """Generator and recording failures become events (each new reason once); a recording
+        whose disk failed is finished, so the state never claims a recording that is not happening."""
+        worker, rec = self.worker, self.recorder
+        if worker.errors and worker.last_error != self._reported_generator_error:
+            self._reported_generator_error = worker.last_error
+            self.emit("error", f"generator: {worker.last_error}")
+        if rec is not None and rec.recording and rec.error:
+            error = rec.error
+            path = rec.stop()
+            self.emit("record/stopped", str(path or ""))
+            self.emit("error", f"recording stopped: {error}")
+
     def _apply_commands(self) -> None:
-        for pending in self.commands.take():
-            self._origin = pending.origin
-            try:
-                pending.command.apply(self)
-            except (StylevjError, ValueError, IndexError, OSError) as exc:  # a bad command never stops the show
-                self._failed += 1
-                reason = str(exc) or type(exc).__name__
-                log.warning("%s refused: %s", type(pending.command).__name__, reason)
-                self.emit("error", reason)
-            else:
-                self._applied += 1
-                self._edits += pending.command.edits
-            finally:
-                self._origin = None
+        """Finished file loads first, then waiting commands in order, within the frame's budget;
+        while a file is loading, later commands wait for it (each sender's order holds)."""
+        for command, origin in self.loader.finished():
+            self._apply(command, origin)
+        deadline = time.perf_counter() + COMMAND_BUDGET_S
+        for _ in range(MAX_COMMANDS_PER_FRAME):
+            if self.loader.pending or time.perf_counter() > deadline:
+                break
+            pending = self.commands.take()
+            if pending is None:
+                break
+            self._apply(pending.command, pending.origin)
+
+    def _apply(self, command: Command, origin: Hashable | None) -> None:
+        self._origin = origin
+        try:
+            command.apply(self)
+        except (StylevjError, ValueError, IndexError, OSError, MemoryError) as exc:  # a bad command never stops the show
+            self._failed += 1
+            reason = str(exc) or type(exc).__name__
+            log.warning("%s refused: %s", type(command).__name__, reason)
+            self.emit("error", reason)
+        else:
+            self._applied += 1
+            self._edits += command.edits
+        finally:
+            self._origin = None
 
     def _upload_newest(self, now: float) -> None:
         frame = self.worker.latest()
         if frame is None or (self.shown is not None and frame.number == self.shown.number):
             return
         self.worker.acquire(frame)
+        released = None
         try:
             self.sink.upload(frame.pixels, frame.event)
+            if self.thumbnails and self.thumbnail_tap.due(now):  # queued, never waited for (show/thumbnail.py)
+                released = self.thumbnail_tap.take(frame.pixels, frame.event, frame.number, now,
+                                                   getattr(self.sink, "consumed", None))
         finally:
-            self.worker.release(frame, getattr(self.sink, "consumed", None))
+            self.worker.release(frame, released or getattr(self.sink, "consumed", None))
         if self.shown is not None:
             self._frame_interval = 0.8 * self._frame_interval + 0.2 * max(now - self._frame_arrived, 1e-3)
         self._frame_arrived = now
@@ -197,7 +246,8 @@ class Show:
             refreshes=self.stats.refreshes, frames_shown=self.stats.frames_shown,
             generator_errors=self.worker.errors, generator_error=self.worker.last_error,
             preset=self.preset, commands=CommandCounts(self._applied, self._failed, q.coalesced, q.dropped),
-            events=tuple(self._events),
+            drive=p.drive, audio=self.audio, controls=p.controls.readings(),
+            events=tuple(self._events), thumbnail=self._thumbnail,
         )
 
     # ---- running ---------------------------------------------------------------------------

@@ -16,8 +16,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Hashable
 
-from ..latent import Keyframe, PathSettings, StyleMix
+from ..latent import Drive, Keyframe, PathSettings, StyleMix
+from ..latent.controls import ControlReading
 from ..presets import Preset
+from .thumbnail import Thumbnail
 
 EVENTS_KEPT = 256
 
@@ -52,6 +54,28 @@ class CommandCounts:
 
 
 @dataclass(frozen=True)
+class AudioState:
+    """What the audio adapter last told the show (`SetAudioSource`, `AudioHeard`): where the sound
+    comes from, why there is none, and the features it heard (normalised 0..1)."""
+
+    source: str = ""  # "file song.wav", "input Scarlett 2i2", or "" when the show has no audio
+    problem: str = ""  # why the show runs without audio now (a vanished device, a silent file), or ""
+    level: float = 0.0
+    onset: float = 0.0
+    low: float = 0.0
+    mid: float = 0.0
+    high: float = 0.0
+    bpm: float = 0.0  # 0 while the tempo is unknown
+    beat_phase: float = 0.0
+    beat: int = 0  # whole beats counted
+
+    def to_json(self) -> dict:
+        return {"source": self.source, "problem": self.problem, "level": self.level, "onset": self.onset,
+                "low": self.low, "mid": self.mid, "high": self.high, "bpm": self.bpm, "beat_phase": self.beat_phase,
+                "beat": self.beat}
+
+
+@dataclass(frozen=True)
 class ShowState:
     """The whole show at one refresh, for feedback, `/stylevj/state`, the journal and the page."""
 
@@ -77,7 +101,11 @@ class ShowState:
     generator_error: str
     preset: Preset = Preset()  # what the show was started with (or loaded): the base a save captures onto
     commands: CommandCounts = CommandCounts()
+    controls: tuple[ControlReading, ...] = ()  # the knobs: value (target) and current (gliding), in order
+    drive: Drive = Drive()  # the music's modulation on top of speed and truncation (both stay the base values)
+    audio: AudioState = AudioState()
     events: tuple[Event, ...] = field(default=(), repr=False)
+    thumbnail: Thumbnail | None = field(default=None, repr=False)  # while SetThumbnails is on (the page)
 
     def events_after(self, serial: int) -> list[Event]:
         """The events newer than `serial` (what a reader has not seen yet)."""
@@ -98,6 +126,10 @@ class ShowState:
                        "generator_errors": self.generator_errors, "generator_error": self.generator_error},
             "commands": {"applied": self.commands.applied, "failed": self.commands.failed,
                          "coalesced": self.commands.coalesced, "dropped": self.commands.dropped},
+            "controls": {c.name: {"kind": c.kind, "value": c.value, "current": c.current, "range": [c.low, c.high],
+                                  "slew": c.slew} for c in self.controls},
+            "drive": {"speed": self.drive.speed, "truncation": self.drive.truncation, "segments": self.drive.segments},
+            "audio": self.audio.to_json(),
         }
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from ..images import to_pixels
+from ..models.bending import Bend
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,16 @@ class Frame:
     slot: int
 
 
+class GeneratorFault(RuntimeError):
+    """A frame that must not be shown: NaN, infinite or flat output (what an overflow leaves)."""
+
+
+def _sane(img: torch.Tensor) -> torch.Tensor:
+    """On the image's device: True when every value is finite and the picture is not one flat value."""
+    lo, hi = torch.aminmax(img.float())
+    return torch.isfinite(lo) & torch.isfinite(hi) & (hi > lo)
+
+
 class GeneratorWorker:
     """Owns the generator's thread (and stream); `request()` in, `latest()` out."""
 
@@ -49,7 +60,7 @@ class GeneratorWorker:
         self._busy: set[int] = set()
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
-        self._request: tuple[torch.Tensor, float, torch.cuda.Event | None] | None = None
+        self._request: tuple[torch.Tensor, float, torch.cuda.Event | None, tuple[Bend, ...] | None] | None = None
         self._latest: Frame | None = None
         self._stop = False
         self._thread: threading.Thread | None = None
@@ -79,14 +90,15 @@ class GeneratorWorker:
         if self._thread is not None:
             self._thread.join(timeout=10)
 
-    def request(self, w: torch.Tensor, path_time: float) -> None:
-        """Ask for W+ [num_ws, w_dim] (at this path time); replaces any request not yet started."""
+    def request(self, w: torch.Tensor, path_time: float, bend: tuple[Bend, ...] | None = None) -> None:
+        """Ask for W+ [num_ws, w_dim] (at this path time), bent by `bend` (frozen values, None: no
+        bending); replaces any request not yet started."""
         ready = None
         if self._stream is not None:  # w was computed on the display's stream: the worker waits for it
             ready = torch.cuda.Event()
             ready.record()
         with self._lock:
-            self._request = (w.detach(), path_time, ready)
+            self._request = (w.detach(), path_time, ready, bend)
             self._wake.notify()
 
     def latest(self) -> Frame | None:
@@ -114,11 +126,11 @@ class GeneratorWorker:
                     self._wake.wait()
                 if self._stop:
                     return
-                w, path_time, ready = self._request
+                w, path_time, ready, bend = self._request
                 self._request = None
                 slot = self._free_slot()
             try:
-                frame = self._render(w, path_time, ready, slot)
+                frame = self._render(w, path_time, ready, slot, bend)
             except Exception as exc:  # the show must go on: any generator failure keeps the last frame
                 self._failed(exc)
                 continue
@@ -135,9 +147,11 @@ class GeneratorWorker:
         raise RuntimeError("no free frame slot")  # unreachable with 3 slots and one reader
 
     @torch.inference_mode()
-    def _render(self, w: torch.Tensor, path_time: float, ready: torch.cuda.Event | None, slot: int) -> Frame:
+    def _render(self, w: torch.Tensor, path_time: float, ready: torch.cuda.Event | None, slot: int,
+                bend: tuple[Bend, ...] | None = None) -> Frame:
         started = time.perf_counter()
         event = None
+        bending = {} if bend is None else {"bend": bend}  # unbent: the synthesis call as it always was
         if self._stream is not None:
             with torch.cuda.stream(self._stream):
                 if ready is not None:
@@ -145,13 +159,17 @@ class GeneratorWorker:
                 consumed = self._consumed[slot]
                 if consumed is not None:
                     self._stream.wait_event(consumed)
-                img = self.G.synthesis(w.unsqueeze(0).to(self.G.device), noise_mode=self.noise_mode)
+                img = self.G.synthesis(w.unsqueeze(0).to(self.G.device), noise_mode=self.noise_mode, **bending)
                 to_pixels(img, self._ring[slot])
+                sane = _sane(img)
                 event = torch.cuda.Event()
                 event.record(self._stream)
         else:
-            img = self.G.synthesis(w.unsqueeze(0), noise_mode=self.noise_mode)
+            img = self.G.synthesis(w.unsqueeze(0), noise_mode=self.noise_mode, **bending)
             to_pixels(img, self._ring[slot])
+            sane = _sane(img)
+        if not bool(sane):  # waits for this frame's kernels: a frame is published only once it exists
+            raise GeneratorFault("the generator's output is not finite or is flat (an extreme W+?); last good frame kept")
         self.last_generate_ms = (time.perf_counter() - started) * 1000
         return Frame(self._ring[slot], event, path_time, w, self.frames_done + 1, slot)
 

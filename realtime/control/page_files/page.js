@@ -1,0 +1,307 @@
+// The operator page: sends the show's commands over a WebSocket and shows the state it publishes.
+// Ranges and choices come from the server's "hello" (the commands' checked fields): none is
+// written here. The state arrives as the keys that changed; on (re)connect, all of it.
+"use strict";
+
+const $ = (selector) => document.querySelector(selector);
+const token = new URLSearchParams(location.search).get("token");
+const state = {};
+let hello = null;
+let ws = null;
+let selected = null;  // index of the selected keyframe
+let drag = null;  // {from, card, target}
+const HOLD_MS = 900;  // a control the user just touched is not overwritten by the state for this long
+
+function send(command, args) {
+  if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ command, args: args || {} }));
+  else toast("not connected to the show");
+}
+
+function toast(text, kind) {
+  const box = document.createElement("div");
+  box.className = "toast" + (kind ? " " + kind : "");
+  box.textContent = text;
+  $("#toasts").appendChild(box);
+  setTimeout(() => box.remove(), 6000);
+}
+
+function busy(el) { return Date.now() < (Number(el.dataset.until) || 0) || document.activeElement === el; }
+function touched(el) { el.dataset.until = Date.now() + HOLD_MS; }
+
+// ---- connection -------------------------------------------------------------------------------
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+  ws = new WebSocket(scheme + location.host + "/ws" + (token ? "?token=" + encodeURIComponent(token) : ""));
+  ws.binaryType = "blob";
+  ws.onopen = () => $("#conn").classList.add("on");
+  ws.onclose = () => { $("#conn").classList.remove("on"); setTimeout(connect, 1000); };
+  ws.onmessage = (e) => {
+    if (typeof e.data !== "string") { showPicture(e.data); return; }
+    const m = JSON.parse(e.data);
+    if (m.type === "hello") { hello = m; build(); }
+    else if (m.type === "state") { Object.assign(state, m.state); render(Object.keys(m.state)); }
+    else if (m.type === "error") toast(m.message);
+    else if (m.type === "event") toast(m.name.replace("/", " ") + (m.args.length ? ": " + m.args.join(" ") : ""), "info");
+  };
+}
+
+function showPicture(blob) {
+  const img = $("#picture");
+  const old = img.src;
+  img.src = URL.createObjectURL(blob);
+  if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+}
+
+// ---- controls built from the commands' fields ---------------------------------------------------
+
+function arg(command, name) { return hello.commands[command].args.find((a) => a.name === name); }
+
+function build() {
+  const box = $("#sliders");
+  box.textContent = "";
+  for (const s of hello.sliders) {
+    const row = document.createElement("div");
+    row.className = "slider";
+    const label = document.createElement("label");
+    label.textContent = s.label;
+    const range = document.createElement("input");
+    range.type = "range";
+    range.dataset.slider = s.state;
+    const curved = s.curve !== 1;
+    const top = Math.max(Math.abs(s.lo), Math.abs(s.hi));
+    range.min = curved ? (s.lo < 0 ? -1 : 0) : s.lo;
+    range.max = curved ? 1 : s.hi;
+    range.step = curved ? 0.001 : (s.hi - s.lo) / 1000;
+    const number = document.createElement("input");
+    number.type = "number";
+    number.min = s.lo; number.max = s.hi; number.step = "any";
+    number.dataset.value = s.state;
+    const toValue = (t) => Math.min(s.hi, Math.max(s.lo, curved ? Math.sign(t) * Math.pow(Math.abs(t), s.curve) * top : t));
+    const toTravel = (v) => curved ? Math.sign(v) * Math.pow(Math.abs(v) / top, 1 / s.curve) : v;
+    const emit = (v) => send(s.command, { [s.field]: v });
+    range.addEventListener("input", () => {
+      touched(range);
+      const v = Number(toValue(Number(range.value)).toPrecision(4));
+      number.value = v;
+      emit(v);
+    });
+    number.addEventListener("change", () => { touched(range); range.value = toTravel(Number(number.value)); emit(Number(number.value)); });
+    row._show = (v) => {
+      if (v === null || v === undefined) return;
+      if (!busy(range)) range.value = toTravel(v);
+      if (!busy(number)) number.value = Number(v.toPrecision(4));
+    };
+    row.dataset.state = s.state;
+    row.append(label, range, number);
+    box.appendChild(row);
+  }
+  const spline = $("#spline");
+  spline.textContent = "";
+  for (const kind of arg("SetSpline", "kind").choices) spline.add(new Option(kind, kind));
+  const seed = arg("AddSeedKeyframe", "seed"), psi = arg("AddSeedKeyframe", "psi");
+  Object.assign($("#seed"), { min: seed.lo, max: seed.hi });
+  Object.assign($("#psi"), { min: psi.lo, max: psi.hi });
+  const overlayRow = $("#overlay-row");
+  overlayRow.querySelectorAll(".panel").forEach((el) => el.remove());
+  for (const panel of arg("SetPanel", "panel").choices) {
+    const label = document.createElement("label");
+    label.className = "panel";
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.dataset.panel = panel;
+    box.addEventListener("change", () => { touched(box); send("SetPanel", { panel, on: box.checked }); });
+    label.append(box, " " + panel);
+    overlayRow.appendChild(label);
+  }
+  render(Object.keys(state));
+}
+
+// ---- the state on the page ----------------------------------------------------------------------
+
+function render(keys) {
+  if (!hello) return;
+  const has = (k) => keys.includes(k);
+  for (const row of document.querySelectorAll(".slider")) if (has(row.dataset.state)) row._show(state[row.dataset.state]);
+  if (has("keyframes")) renderStrip();
+  if (has("position") || has("keyframes") || has("closed")) renderPosition();
+  if (has("paused")) $("#play").textContent = state.paused ? "Play" : "Pause";
+  if (has("spline") && !busy($("#spline"))) $("#spline").value = state.spline;
+  if (has("constant_speed") && !busy($("#constant-speed"))) $("#constant-speed").checked = state.constant_speed;
+  if (has("overlay")) {
+    if (!busy($("#overlay"))) $("#overlay").checked = state.overlay.visible;
+    for (const box of document.querySelectorAll("[data-panel]")) {
+      const p = state.overlay.panels[box.dataset.panel];
+      box.parentElement.hidden = !p;
+      if (p && !busy(box)) box.checked = p.visible;
+    }
+  }
+  if (has("files")) {
+    fill($("#presets"), state.files.presets, "no presets in the folder");
+    fill($("#kf-files"), state.files.keyframes, "no keyframe files in the folder");
+  }
+  if (has("recording")) {
+    const on = Boolean(state.recording.file);
+    $("#record").textContent = on ? "Stop recording" : "Record";
+    $("#record").classList.toggle("on", on);
+  }
+  if (has("errors")) {
+    const list = $("#errors");
+    list.textContent = "";
+    for (const e of state.errors.slice().reverse()) {
+      const li = document.createElement("li");
+      li.textContent = e.message + " (" + e.from + ")";
+      list.appendChild(li);
+    }
+  }
+  renderStatus();
+}
+
+function fill(select, names, empty) {
+  const keep = select.value;
+  select.textContent = "";
+  if (!names.length) select.add(new Option(empty, ""));
+  for (const name of names) select.add(new Option(name, name));
+  if (names.includes(keep)) select.value = keep;
+}
+
+function renderStrip() {
+  const strip = $("#strip");
+  strip.querySelectorAll(".kf").forEach((el) => el.remove());
+  state.keyframes.forEach((kf, i) => {
+    const card = document.createElement("div");
+    card.className = "kf";
+    card.dataset.index = i;
+    const grip = document.createElement("span");
+    grip.className = "grip";
+    grip.title = "drag to reorder";
+    grip.textContent = "⠿";
+    const num = document.createElement("span");
+    num.className = "num";
+    num.textContent = i;
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = kf.name;
+    const source = document.createElement("small");
+    source.textContent = kf.source;
+    card.append(grip, num, name, source);
+    card.addEventListener("click", (e) => { if (e.target !== grip) { select(i); send("GotoKeyframe", { index: i }); } });
+    grip.addEventListener("pointerdown", (e) => startDrag(e, i, card, grip));
+    strip.insertBefore(card, $("#marker"));
+  });
+  if (selected !== null && selected >= state.keyframes.length) select(null);
+  else if (selected !== null) select(selected);
+}
+
+function select(i) {
+  selected = i;
+  document.querySelectorAll(".kf").forEach((el) => el.classList.toggle("selected", Number(el.dataset.index) === i));
+  $("#selected").hidden = i === null;
+  if (i !== null && !busy($("#kf-name"))) $("#kf-name").value = state.keyframes[i].name;
+}
+
+function renderPosition() {
+  const cards = document.querySelectorAll(".kf");
+  const marker = $("#marker");
+  const n = cards.length;
+  $("#position").textContent = typeof state.position === "number" ? "position " + state.position.toFixed(2) : "";
+  if (!n) { marker.hidden = true; return; }
+  marker.hidden = false;
+  let q = state.closed ? ((state.position % n) + n) % n : Math.min(Math.max(state.position, 0), n - 1);
+  const i = Math.min(Math.floor(q), n - 1), f = q - i;
+  const center = (k) => cards[k].offsetLeft + cards[k].offsetWidth / 2;
+  const next = i + 1 < n ? center(i + 1) : center(i) + cards[i].offsetWidth;
+  marker.style.left = (center(i) + f * (next - center(i))) + "px";
+  const current = Math.round(q) % n;
+  cards.forEach((el, k) => el.classList.toggle("current", k === current));
+}
+
+function renderStatus() {
+  const s = state, rows = [];
+  const mb = (b) => (b === null || b === undefined) ? "?" : (b / 2 ** 20).toFixed(0) + " MB";
+  if (s.fps) {
+    $("#rates").textContent = `${s.fps.generated} generated / ${s.fps.displayed} displayed fps`;
+    rows.push(["frames/s", `${s.fps.generated} generated, ${s.fps.displayed} displayed`]);
+  }
+  if (s.frames) {
+    rows.push(["frames", `${s.frames.shown} shown in ${s.frames.refreshes} refreshes`]);
+    rows.push(["generator errors", s.frames.generator_errors + (s.frames.generator_error ? ": " + s.frames.generator_error : "")]);
+  }
+  if (s.recording) rows.push(["recording", s.recording.file ? `${s.recording.file} (${s.recording.dropped} dropped)` : "off"
+                               + (s.recording.error ? " – " + s.recording.error : "")]);
+  if (s.commands) rows.push(["commands", `${s.commands.applied} applied, ${s.commands.failed} failed, ${s.commands.dropped} dropped`]);
+  if (s.telemetry) {
+    for (const g of s.telemetry.gpus) rows.push(["GPU", `${g.name || "?"}: ${g.utilization ?? "?"} %, ${mb(g.memory_used)} of ${mb(g.memory_total)}`]);
+    if (!s.telemetry.gpus.length && s.telemetry.gpu_reason) rows.push(["GPU", s.telemetry.gpu_reason]);
+    const h = s.telemetry.host;
+    rows.push(["memory", `${mb(h.memory_used)} of ${mb(h.memory_total)}, stylevj ${mb(h.process_rss)}`]);
+  }
+  if (s.page) rows.push(["pages", `${s.page.clients} open, ${s.page.refused} refused requests`]);
+  const dl = $("#status");
+  dl.textContent = "";
+  for (const [k, v] of rows) {
+    const dt = document.createElement("dt"), dd = document.createElement("dd");
+    dt.textContent = k; dd.textContent = v;
+    dl.append(dt, dd);
+  }
+}
+
+// ---- drag to reorder (pointer events: mouse, pen and touch alike) -------------------------------
+
+function startDrag(e, from, card, grip) {
+  e.preventDefault();
+  grip.setPointerCapture(e.pointerId);
+  drag = { from, card, target: null };
+  card.classList.add("dragging");
+  const move = (ev) => {
+    const under = document.elementFromPoint(ev.clientX, ev.clientY);
+    const target = under && under.closest(".kf");
+    document.querySelectorAll(".kf.target").forEach((el) => el.classList.remove("target"));
+    drag.target = target && target !== card ? Number(target.dataset.index) : null;
+    if (target && target !== card) target.classList.add("target");
+  };
+  const end = () => {
+    grip.removeEventListener("pointermove", move);
+    grip.removeEventListener("pointerup", end);
+    grip.removeEventListener("pointercancel", end);
+    document.querySelectorAll(".kf.target").forEach((el) => el.classList.remove("target"));
+    card.classList.remove("dragging");
+    if (drag.target !== null) send("MoveKeyframe", { index: drag.from, to: drag.target });
+    drag = null;
+  };
+  grip.addEventListener("pointermove", move);
+  grip.addEventListener("pointerup", end);
+  grip.addEventListener("pointercancel", end);
+}
+
+// ---- buttons ------------------------------------------------------------------------------------
+
+function numberOf(input) { return input.value.trim() === "" ? null : Number(input.value); }
+
+$("#play").addEventListener("click", () => send(state.paused ? "Play" : "Pause"));
+$("#add-seed").addEventListener("click", () => {
+  const seed = numberOf($("#seed")), psi = numberOf($("#psi"));
+  if (seed === null) { toast("give a seed"); return; }
+  send("AddSeedKeyframe", psi === null ? { seed } : { seed, psi });
+});
+$("#add-current").addEventListener("click", () => send("AddCurrentKeyframe"));
+$("#add-file").addEventListener("click", () => { if ($("#kf-files").value) send("AddFileKeyframe", { file: $("#kf-files").value }); });
+$("#kf-rename").addEventListener("click", () => { if (selected !== null) send("RenameKeyframe", { index: selected, name: $("#kf-name").value }); });
+$("#kf-remove").addEventListener("click", () => { if (selected !== null) send("RemoveKeyframe", { index: selected }); });
+$("#spline").addEventListener("change", (e) => { touched(e.target); send("SetSpline", { kind: e.target.value }); });
+$("#constant-speed").addEventListener("change", (e) => { touched(e.target); send("SetConstantSpeed", { on: e.target.checked }); });
+$("#overlay").addEventListener("change", (e) => {
+  touched(e.target);
+  if (state.overlay && e.target.checked !== state.overlay.visible) send("ToggleOverlay");
+});
+$("#load-preset").addEventListener("click", () => { if ($("#presets").value) send("LoadPreset", { name: $("#presets").value }); });
+$("#save-preset").addEventListener("click", () => {
+  const name = $("#preset-name").value.trim();
+  if (!name) { toast("give the preset a name"); return; }
+  send("SavePreset", { name });
+});
+$("#record").addEventListener("click", () => send(state.recording && state.recording.file ? "StopRecording" : "StartRecording"));
+$("#snapshot").addEventListener("click", () => send("Snapshot"));
+window.addEventListener("resize", renderPosition);
+
+connect();
