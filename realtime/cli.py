@@ -89,7 +89,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         presets_dir=args.presets_dir, keyframes_dir=args.keyframes_dir,
         journal=Path(args.journal).expanduser() if args.journal else default_journal_path(), resume=args.resume,
         cues=args.cues, record_dir=args.record_dir, record_fps=args.record_fps,
-        audio=args.audio, audio_in=args.audio_in, audio_output=not args.mute,
+        audio=args.audio, audio_in=args.audio_in, audio_output=not args.mute, cuda_graphs=not args.no_cuda_graphs,
     ))
     return 0
 
@@ -398,6 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=_size, help="window or headless size WxH (default 1280x720; headless: the generator's)")
     p.add_argument("--crossfade", action="store_true", help="cross-fade between generated frames when the generator is slower than the display")
     p.add_argument("--upload", choices=SINK_MODES, default="auto", help="frame upload path (the log says which runs)")
+    p.add_argument("--no-cuda-graphs", action="store_true",
+                   help="on CUDA, launch every frame's kernels one by one instead of replaying a captured CUDA graph")
     p.add_argument("--headless", action="store_true", help="no window: render offscreen (EGL)")
     p.add_argument("--seconds", type=_positive, help="stop after this long")
     p.add_argument("--frames", type=_count, help="stop after this many display refreshes")

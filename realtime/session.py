@@ -9,7 +9,8 @@ loader (files named in commands are read off the render thread), the telemetry p
 then the audio driver (listener, sound input or file player, the thread that turns what it
 hears into commands), the OSC listener (commands arrive once everything that answers
 them runs), and last the operator page's server. Closing stops them in reverse: the page and OSC first (no new commands), audio, a running recording is finished, the journal
-writes the last state, telemetry and the worker stop, then the surface closes. The CLI, the
+writes the last state, telemetry and the worker stop, the frame sink releases its textures
+(interop unregisters them while their GL context exists), then the surface closes. The CLI, the
 benchmark and the tests all use this, so a show is started and stopped one way.
 """
 
@@ -43,11 +44,14 @@ log = logging.getLogger(__name__)
 
 def build_show(G, preset: Preset, surface: Surface, *, upload: str = "auto", fit: str = "contain",
                crossfade: bool = False, folders: Folders | None = None, recorder: LiveRecorder | None = None,
-               overlays: list | None = None, timeline: CueTimeline | None = None, queue_size: int = 1024) -> Show:
-    """A show of `preset` on generator G, drawing on `surface`; no thread is started."""
+               overlays: list | None = None, timeline: CueTimeline | None = None, queue_size: int = 1024,
+               cuda_graphs: bool = True) -> Show:
+    """A show of `preset` on generator G, drawing on `surface`; no thread is started.
+    `cuda_graphs`: on CUDA, replay each unbent frame as a captured CUDA graph (show/graphs.py)."""
     sink, why = choose_sink(upload, surface.ctx, G.device)
     log.info("upload: %s", why)
-    return Show(player_from_preset(preset, G), GeneratorWorker(G, noise_mode=preset.generator.noise), surface,
+    worker = GeneratorWorker(G, noise_mode=preset.generator.noise, graphs=cuda_graphs)
+    return Show(player_from_preset(preset, G), worker, surface,
                 Compositor(surface.ctx, fit=fit), sink, crossfade=crossfade, preset=preset,
                 folders=folders or Folders.beside(preset.base_dir), recorder=recorder, overlays=overlays,
                 timeline=timeline, queue_size=queue_size)
@@ -112,6 +116,10 @@ class ShowSession:
             self.telemetry = None
         show.loader.stop()
         show.worker.stop()
+        try:
+            show.sink.release()  # interop textures are unregistered while their GL context still exists
+        except Exception as exc:  # shutting down: say it, and still close the surface
+            log.warning("releasing the frame sink failed (%s)", exc)
         if self.close_surface:
             show.surface.close()
 
@@ -157,6 +165,7 @@ class RunOptions:
     audio: str | None = None  # --audio FILE: play it and move with it
     audio_in: str | None = None  # --audio-in NAME|INDEX: move with a sound input
     audio_output: bool = True  # play --audio FILE on the default output (else only its clock drives)
+    cuda_graphs: bool = True  # --no-cuda-graphs: eager synthesis on CUDA (graphs are never used on CPU)
 
 
 def _check_options(o: RunOptions) -> None:
@@ -208,6 +217,7 @@ def run_show(o: RunOptions) -> None:
     surface = _surface(o, G.resolution)
     try:
         show = build_show(G, preset, surface, upload=o.upload, fit=o.fit, crossfade=o.crossfade, folders=folders,
+                          cuda_graphs=o.cuda_graphs,
                           recorder=LiveRecorder(Path(o.record_dir).expanduser(), fps=o.record_fps),
                           overlays=overlays.panels, timeline=timeline)
         osc = None

@@ -135,6 +135,15 @@ class InteropSink(FrameSink):
         self.consumed.record(stream)
         frame.record_stream(stream)
 
+    def probe(self) -> None:
+        """Register, map, copy into and unregister a real (small) texture, then free it: whatever
+        fails here would fail at the first frame. Raises the error (`choose_sink` falls back)."""
+        try:
+            self.upload(torch.zeros(8, 8, 4, dtype=torch.uint8, device=self.device))
+            self._stream.synchronize()  # errors of the queued copy surface here, not mid-show
+        finally:
+            self.release()
+
     def release(self) -> None:
         super().release()
         self._resources.clear()

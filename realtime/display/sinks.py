@@ -39,8 +39,8 @@ def interop_unavailable(ctx: moderngl.Context, device: torch.device) -> str | No
 def choose_sink(mode: SinkMode | str, ctx: moderngl.Context, device: str | torch.device) -> tuple[FrameSink, str]:
     """The sink for `mode` plus a one-line reason for the log.
 
-    'host' always gives the host copy; 'auto' gives interop when it works here, else the host
-    copy with the reason; 'interop' gives interop or raises `InteropError` (a `StylevjError`).
+    'host' always gives the host copy; 'auto' gives interop when it works here (a texture was
+    registered, mapped and written as a probe), else the host copy with the reason; 'interop' gives interop or raises `InteropError` (a `StylevjError`).
     """
     if mode not in SINK_MODES:
         raise StylevjError(f"frame sink must be one of {', '.join(SINK_MODES)}, got {mode!r}")
@@ -51,8 +51,11 @@ def choose_sink(mode: SinkMode | str, ctx: moderngl.Context, device: str | torch
     if reason is None:
         try:
             sink = InteropSink(ctx, device)
+            sink.probe()  # a real texture registered and mapped: the first frame will not be the test
         except InteropError as exc:
             reason = str(exc)
+        except Exception as exc:  # any failure of a driver, binding or GL: the host copy still works
+            reason = f"CUDA-GL interop probe failed ({type(exc).__name__}: {exc})"
         else:
             return sink, f"interop: CUDA-GL on {ctx.info.get('GL_RENDERER', 'the GL device')}"
     if mode == "interop":

@@ -13,7 +13,7 @@ from torch import nn
 
 from .bending import Bend, bends_by_resolution
 from .config import GeneratorConfig
-from .layers import EqualLinear, StyledConv, ToRGB, Upsample2x, normalize_2nd_moment
+from .layers import Derived, EqualLinear, StyledConv, ToRGB, Upsample2x, normalize_2nd_moment
 
 NOISE_MODES = ("const", "random", "none")
 
@@ -154,6 +154,18 @@ class Generator(nn.Module):
         on_cuda = self.device.type == "cuda"
         self.synthesis.fp16 = on_cuda and (fp16 if fp16 is not None else True)
         self.synthesis.channels_last = on_cuda and channels_last
+        self.prepare()
+
+    def prepare(self) -> None:
+        """Derive every layer's per-frame constants now, for the precision set (load time, not
+        the first frame): scaled weights and biases, casts, constant noise times strength."""
+        for layer in self.mapping.layers:
+            layer.derived(torch.float32)
+        for block in self.synthesis.blocks:
+            dtype = torch.float16 if self.synthesis.fp16 and block.may_use_fp16 else torch.float32
+            for layer in block.modules():
+                if isinstance(layer, Derived):
+                    layer.derived(torch.float32 if isinstance(layer, EqualLinear) else dtype)
 
     def forward(self, z: torch.Tensor, truncation_psi: float = 1.0, noise_mode: str = "const") -> torch.Tensor:
         return self.synthesis(self.mapping(z, truncation_psi), noise_mode)

@@ -23,6 +23,40 @@ def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     return x * (x.square().mean(dim=1, keepdim=True) + eps).rsqrt()
 
 
+class Derived(nn.Module):
+    """A layer whose per-frame constants are derived from its weights once, not every frame.
+
+    `derived(dtype)` returns what `_derive(dtype)` made from the layer's own parameters and
+    buffers (scaled weights, casts, noise times strength), cached per dtype and rebuilt when any
+    of them changes storage (`.to()`, a new tensor) or is edited in place (its version counter
+    moves). So a loaded generator pays for them at its first frame (`Generator.prepare()` at
+    load), and an edited one can never use stale constants. They are built as normal tensors
+    without autograd, also inside `inference_mode`, so they serve inference and projection alike.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._derived: dict[torch.dtype, dict[str, torch.Tensor]] = {}
+        self._derived_key: tuple = ()
+
+    def _state_key(self) -> tuple:
+        return tuple((t.data_ptr(), -1 if t.is_inference() else t._version)
+                     for t in (*self._parameters.values(), *self._buffers.values()) if t is not None)
+
+    def derived(self, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+        key = self._state_key()
+        if key != self._derived_key:
+            self._derived, self._derived_key = {}, key
+        consts = self._derived.get(dtype)
+        if consts is None:
+            with torch.inference_mode(False), torch.no_grad():
+                consts = self._derived[dtype] = self._derive(dtype)
+        return consts
+
+    def _derive(self, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+
 def fir_filter_2d(taps: tuple[float, ...] = (1.0, 3.0, 3.0, 1.0), gain: float = 1.0) -> torch.Tensor:
     """Separable low-pass FIR filter as a normalised 2-D kernel [k, k] times `gain`."""
     f = torch.tensor(taps, dtype=torch.float32)
@@ -30,7 +64,7 @@ def fir_filter_2d(taps: tuple[float, ...] = (1.0, 3.0, 3.0, 1.0), gain: float = 
     return f / f.sum() * gain
 
 
-class EqualLinear(nn.Module):
+class EqualLinear(Derived):
     """Fully connected layer with equalised learning rate.
 
     The stored weight is N(0, 1) / lr_mul; at run time it is scaled by lr_mul / sqrt(in), and
@@ -48,8 +82,12 @@ class EqualLinear(nn.Module):
         self.activation = activation
         self.weight_gain = lr_mul / math.sqrt(in_features)
 
+    def _derive(self, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+        return {"weight": (self.weight * self.weight_gain).to(dtype), "bias": (self.bias * self.lr_mul).to(dtype)}
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.linear(x, self.weight * self.weight_gain, self.bias * self.lr_mul)
+        c = self.derived(x.dtype)
+        x = F.linear(x, c["weight"], c["bias"])
         return F.leaky_relu(x, LRELU_SLOPE) * LRELU_GAIN if self.activation else x
 
     def extra_repr(self) -> str:
@@ -67,6 +105,19 @@ def modulate(weight: torch.Tensor, styles: torch.Tensor, demodulate: bool) -> to
     if demodulate:
         w = w * (w.square().sum(dim=(2, 3, 4), keepdim=True) + 1e-8).rsqrt()
     return w
+
+
+def modulate_demodulate(weight: torch.Tensor, weight_sq: torch.Tensor, styles: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
+    """`modulate(weight, styles, demodulate=True) * gain`, with the modulated weight made once.
+
+    weight [out, in, k, k] (fp32), weight_sq [out, in] its squares summed over k x k (a load-time
+    constant), styles [B, in]. The demodulation coefficient needs only sum_i s_i^2 * weight_sq[o, i]
+    (a small matmul), so the [B, out, in, k, k] tensor is written by one multiply, in fp32.
+    """
+    styles = styles.float()
+    demod = (styles.square() @ weight_sq.t() + 1e-8).rsqrt() * gain  # [B, out]
+    scale = demod.unsqueeze(2) * styles.unsqueeze(1)  # [B, out, in]: small
+    return weight.unsqueeze(0) * scale.unsqueeze(3).unsqueeze(4)
 
 
 def grouped_conv(x: torch.Tensor, w: torch.Tensor, up: bool, bias: torch.Tensor | None = None) -> torch.Tensor:
@@ -88,7 +139,7 @@ def grouped_conv(x: torch.Tensor, w: torch.Tensor, up: bool, bias: torch.Tensor 
     return x.reshape(batch, out_ch, *x.shape[2:])
 
 
-class StyledConv(nn.Module):
+class StyledConv(Derived):
     """Modulated 3x3 conv with demodulation, optional 2x upsampling, noise, bias, lrelu, clamp.
 
     `up`: transposed conv (stride 2) followed by the [1,3,3,1] blur, as both references do.
@@ -112,23 +163,32 @@ class StyledConv(nn.Module):
         self.conv_clamp = conv_clamp
         self.weight_gain = 1.0 / math.sqrt(in_ch * kernel_size * kernel_size)
 
+    def _derive(self, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+        weight = (self.weight * self.weight_gain).float()
+        strength = self.noise_strength * LRELU_GAIN
+        return {
+            "weight": weight, "weight_sq": weight.square().sum(dim=(2, 3)),  # modulation stays fp32
+            "bias": (self.bias * LRELU_GAIN).to(dtype), "blur": self.blur.to(dtype),
+            "noise": (self.noise_const * strength).to(dtype), "strength": strength.to(dtype),
+        }
+
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
         # x: [B, in, H, W] -> [B, out, H', W'] (H' = 2H when up)
         # The activation gain is folded into weights, bias and noise (lrelu(g*x) == g*lrelu(x)
         # for g > 0), so the full-size tensor is touched by one in-place lrelu, not three passes.
+        # What does not depend on w (scaled weight, casts, noise times strength) is derived once.
+        c = self.derived(x.dtype)
         styles = self.affine(w)  # [B, in]
-        weights = modulate(self.weight * self.weight_gain, styles, demodulate=True) * LRELU_GAIN
-        bias = (self.bias * LRELU_GAIN).to(x.dtype)
+        weights = modulate_demodulate(c["weight"], c["weight_sq"], styles, LRELU_GAIN).to(x.dtype)
         if self.up:
-            x = grouped_conv(x, weights.to(x.dtype), up=True)
-            x = F.conv2d(x, self.blur.to(x.dtype), bias, padding=1, groups=x.shape[1])  # 2H+1 -> 2H
+            x = grouped_conv(x, weights, up=True)
+            x = F.conv2d(x, c["blur"], c["bias"], padding=1, groups=x.shape[1])  # 2H+1 -> 2H
         else:
-            x = grouped_conv(x, weights.to(x.dtype), up=False, bias=bias)
-        strength = self.noise_strength * LRELU_GAIN
+            x = grouped_conv(x, weights, up=False, bias=c["bias"])
         if noise_mode == "const":
-            x.add_((self.noise_const * strength).to(x.dtype))
+            x.add_(c["noise"])
         elif noise_mode == "random":
-            x.add_(torch.randn(x.shape[0], 1, *x.shape[2:], device=x.device, dtype=x.dtype) * strength.to(x.dtype))
+            x.add_(torch.randn(x.shape[0], 1, *x.shape[2:], device=x.device, dtype=x.dtype) * c["strength"])
         x = F.leaky_relu_(x, LRELU_SLOPE)
         if self.conv_clamp is None:
             return x
@@ -141,7 +201,7 @@ class StyledConv(nn.Module):
         return f"{in_ch} -> {out_ch} @ {self.resolution}px, up={self.up}, clamp={self.conv_clamp}"
 
 
-class ToRGB(nn.Module):
+class ToRGB(Derived):
     """Modulated 1x1 conv (no demodulation) from features to image channels, bias, clamp."""
 
     def __init__(self, in_ch: int, img_channels: int, w_dim: int, conv_clamp: float | None = None) -> None:
@@ -152,10 +212,14 @@ class ToRGB(nn.Module):
         self.conv_clamp = conv_clamp
         self.weight_gain = 1.0 / math.sqrt(in_ch)
 
+    def _derive(self, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+        return {"weight": (self.weight[..., 0, 0] * self.weight_gain).float(),  # [rgb, in]
+                "bias": self.bias.to(dtype).view(1, -1, 1, 1)}
+
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        styles = self.affine(w) * self.weight_gain  # [B, in]
-        weights = modulate(self.weight, styles, demodulate=False).to(x.dtype)  # [B, rgb, in, 1, 1]
-        y = torch.einsum("boi,bihw->bohw", weights[..., 0, 0], x).add_(self.bias.to(x.dtype).view(1, -1, 1, 1))
+        c = self.derived(x.dtype)
+        weights = (c["weight"].unsqueeze(0) * self.affine(w).float().unsqueeze(1)).to(x.dtype)  # [B, rgb, in]
+        y = torch.einsum("boi,bihw->bohw", weights, x).add_(c["bias"])
         return y.clamp_(-self.conv_clamp, self.conv_clamp) if self.conv_clamp is not None else y
 
 

@@ -86,7 +86,9 @@ def load_generator(
         G = G.to(device)
     except (RuntimeError, AssertionError) as exc:  # e.g. 'cuda' on a machine without CUDA
         raise StylevjError(f"cannot use device '{device}': {str(exc).splitlines()[0]}") from None
-    G.set_precision(fp16, channels_last)
+    G.set_precision(fp16, channels_last)  # also derives the per-frame constants (Generator.prepare)
+    if G.device.type == "cuda":  # fixed shapes at batch 1: let cuDNN time its algorithms once per shape
+        torch.backends.cudnn.benchmark = True
     G.source = origin
     log.info("loaded %s: %s on %s%s in %.2f s", origin, G.cfg.describe(), G.device,
              " (fp16 layers on)" if G.uses_fp16 else "", time.perf_counter() - started)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Callable, Hashable
 import numpy as np
 
 from ..display.compositor import Compositor
-from ..display.frames import FrameSink
+from ..display.frames import FrameSink, HostSink
 from ..display.surface import Surface
 from ..errors import StylevjError
 from ..images import save_png
@@ -212,10 +212,18 @@ class Show:
         frame = self.worker.latest()
         if frame is None or (self.shown is not None and frame.number == self.shown.number):
             return
+        if frame.event is not None and not frame.event.query():
+            return  # unfinished (the worker publishes only finished frames): the previous one stays up
         self.worker.acquire(frame)
         released = None
         try:
-            self.sink.upload(frame.pixels, frame.event)
+            try:
+                self.sink.upload(frame.pixels, frame.event)
+            except Exception as exc:  # interop failed mid-show: the host copy works everywhere
+                if isinstance(self.sink, HostSink):
+                    raise
+                self._upload_by_host(exc)
+                self.sink.upload(frame.pixels, frame.event)
             if self.thumbnails and self.thumbnail_tap.due(now):  # queued, never waited for (show/thumbnail.py)
                 released = self.thumbnail_tap.take(frame.pixels, frame.event, frame.number, now,
                                                    getattr(self.sink, "consumed", None))
@@ -226,6 +234,16 @@ class Show:
         self._frame_arrived = now
         self.shown = frame
         self.stats.frames_shown += 1
+
+    def _upload_by_host(self, exc: Exception) -> None:
+        """Replace a failing sink by the host copy, with one log line (its textures are freed)."""
+        log.warning("upload: %s failed (%s: %s); host copy from now on", self.sink.kind, type(exc).__name__,
+                    str(exc).splitlines()[0] if str(exc) else "")
+        broken, self.sink = self.sink, HostSink(self.surface.ctx)
+        try:
+            broken.release()
+        except Exception as release_exc:  # a broken interop may fail to unregister too: the textures go with GL
+            log.warning("releasing the %s sink failed too (%s)", broken.kind, release_exc)
 
     def publish(self) -> ShowState:
         """Publish the state now, between refreshes (e.g. before the first, for the journal)."""

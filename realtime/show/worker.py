@@ -1,9 +1,16 @@
 """The generator worker: renders the newest requested W+ on its own thread, never blocking display.
 
 The display posts a request (W+ and the path time it belongs to) every refresh; only the newest
-request is kept. The worker renders it on its own CUDA stream (or a CPU thread) into a small
-ring of RGBA8 frames, each with a ready event, and publishes the newest finished frame. The
-display takes that frame when it likes: neither side ever waits for the other.
+request is kept. The worker copies that W+ into a buffer it owns (on its own lane: a CUDA stream,
+or the CPU thread), renders it into a small ring of RGBA8 frames and waits for that frame's
+event before publishing it: a published frame exists, the worker never queues frame N+1 before
+frame N is done, and `last_generate_ms` is generation, not queueing. The display takes the
+newest finished frame when it likes and never waits for the generator.
+
+On CUDA, synthesis plus the RGBA8 conversion is captured once as a CUDA graph (graphs.py) and
+replayed per unbent frame; a capture that fails is one log line and eager synthesis from then on.
+fp16 output that is not finite switches the generator to fp32 (one log line) and the frame is
+rendered again.
 
 A generator error (CUDA out of memory, a bad value) is logged once per distinct message and
 counted; the frame is skipped, the last good frame stays on screen, and the next request is
@@ -15,12 +22,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
 from ..images import to_pixels
 from ..models.bending import Bend
+from .graphs import CapturedFrame, capture_frame, sanity
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +42,7 @@ class Frame:
     """A finished frame: RGBA8 pixels [H, W, 4] on the generator's device, top row first."""
 
     pixels: torch.Tensor
-    event: torch.cuda.Event | None  # recorded when the pixels are complete (CUDA only)
+    event: torch.cuda.Event | None  # recorded when the pixels were complete (CUDA only); already completed
     path_time: float
     w: torch.Tensor  # the W+ it shows
     number: int
@@ -43,18 +53,80 @@ class GeneratorFault(RuntimeError):
     """A frame that must not be shown: NaN, infinite or flat output (what an overflow leaves)."""
 
 
-def _sane(img: torch.Tensor) -> torch.Tensor:
-    """On the image's device: True when every value is finite and the picture is not one flat value."""
-    lo, hi = torch.aminmax(img.float())
-    return torch.isfinite(lo) & torch.isfinite(hi) & (hi > lo)
+class Lane:
+    """Where the worker's device work runs and how it learns that the work is done: the CPU lane.
+
+    CPU work is done when the call returns, so this lane has no events. `CudaLane` is the CUDA
+    one; an event only needs `query()` and `synchronize()`, so a test can give a lane whose
+    events complete late and show the frame contract without a GPU.
+    """
+
+    def scope(self) -> AbstractContextManager:
+        """Work queued inside runs on this lane."""
+        return nullcontext()
+
+    def caller_mark(self) -> torch.cuda.Event | None:
+        """An event after the work the *calling* thread queued so far (None: nothing is queued)."""
+        return None
+
+    def wait(self, event: torch.cuda.Event) -> None:
+        """Later work on this lane waits for `event`, without blocking the host."""
+
+    def mark(self) -> torch.cuda.Event | None:
+        """An event that completes when this lane's work queued so far is done."""
+        return None
+
+    def keep(self, tensor: torch.Tensor) -> None:
+        """`tensor`, made on another lane, is read on this one: its memory must outlive the read."""
+
+
+class CudaLane(Lane):
+    """The worker's own CUDA stream on `device`."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.stream = torch.cuda.Stream(device)
+
+    def scope(self) -> AbstractContextManager:
+        return torch.cuda.stream(self.stream)
+
+    def caller_mark(self) -> torch.cuda.Event:
+        event = torch.cuda.Event()
+        event.record()  # on the calling thread's current stream
+        return event
+
+    def wait(self, event: torch.cuda.Event) -> None:
+        self.stream.wait_event(event)
+
+    def mark(self) -> torch.cuda.Event:
+        event = torch.cuda.Event()
+        event.record(self.stream)
+        return event
+
+    def keep(self, tensor: torch.Tensor) -> None:
+        if tensor.is_cuda:  # the allocator will not reuse its memory before this stream's work so far ran
+            tensor.record_stream(self.stream)
+
+
+Capture = Callable[..., CapturedFrame]  # capture_frame's signature: (G, noise_mode, w_in) on the current lane
 
 
 class GeneratorWorker:
-    """Owns the generator's thread (and stream); `request()` in, `latest()` out."""
+    """Owns the generator's thread (and lane); `request()` in, `latest()` out.
 
-    def __init__(self, G, noise_mode: str = "const", ring: int = 3) -> None:
+    `graphs`: on CUDA, replay a captured CUDA graph for unbent frames (False: always eager).
+    `lane` and `capture` are for tests: where the work runs, and how a frame is captured.
+    """
+
+    def __init__(self, G, noise_mode: str = "const", ring: int = 3, graphs: bool = True,
+                 lane: Lane | None = None, capture: Capture | None = None) -> None:
         self.G = G
         self.noise_mode = noise_mode
+        self.lane = lane if lane is not None else CudaLane(G.device) if G.device.type == "cuda" else Lane()
+        self._w_in = torch.zeros(1, G.num_ws, G.w_dim, device=G.device)  # the worker's own W+ (static for graphs)
+        self._capture = capture if capture is not None else capture_frame if graphs and isinstance(self.lane, CudaLane) else None
+        self._graph: CapturedFrame | None = None
+        self._graph_key: tuple = ()
+        self.graph_replays = 0
         self._ring = [self._blank() for _ in range(max(ring, 3))]
         self._consumed: list[torch.cuda.Event | None] = [None] * len(self._ring)
         self._busy: set[int] = set()
@@ -64,7 +136,6 @@ class GeneratorWorker:
         self._latest: Frame | None = None
         self._stop = False
         self._thread: threading.Thread | None = None
-        self._stream = torch.cuda.Stream(G.device) if G.device.type == "cuda" else None
         self.frames_done = 0
         self.errors = 0
         self.last_error = ""
@@ -93,10 +164,7 @@ class GeneratorWorker:
     def request(self, w: torch.Tensor, path_time: float, bend: tuple[Bend, ...] | None = None) -> None:
         """Ask for W+ [num_ws, w_dim] (at this path time), bent by `bend` (frozen values, None: no
         bending); replaces any request not yet started."""
-        ready = None
-        if self._stream is not None:  # w was computed on the display's stream: the worker waits for it
-            ready = torch.cuda.Event()
-            ready.record()
+        ready = self.lane.caller_mark()  # w was computed on the display's stream: the worker waits for it
         with self._lock:
             self._request = (w.detach(), path_time, ready, bend)
             self._wake.notify()
@@ -150,33 +218,78 @@ class GeneratorWorker:
     def _render(self, w: torch.Tensor, path_time: float, ready: torch.cuda.Event | None, slot: int,
                 bend: tuple[Bend, ...] | None = None) -> Frame:
         started = time.perf_counter()
-        event = None
-        bending = {} if bend is None else {"bend": bend}  # unbent: the synthesis call as it always was
-        if self._stream is not None:
-            with torch.cuda.stream(self._stream):
-                if ready is not None:
-                    self._stream.wait_event(ready)
-                consumed = self._consumed[slot]
-                if consumed is not None:
-                    self._stream.wait_event(consumed)
-                img = self.G.synthesis(w.unsqueeze(0).to(self.G.device), noise_mode=self.noise_mode, **bending)
-                to_pixels(img, self._ring[slot])
-                sane = _sane(img)
-                event = torch.cuda.Event()
-                event.record(self._stream)
-        else:
-            img = self.G.synthesis(w.unsqueeze(0), noise_mode=self.noise_mode, **bending)
-            to_pixels(img, self._ring[slot])
-            sane = _sane(img)
-        if not bool(sane):  # waits for this frame's kernels: a frame is published only once it exists
+        lane = self.lane
+        with lane.scope():
+            if ready is not None:
+                lane.wait(ready)
+            self._w_in[0].copy_(w)
+            lane.keep(w)  # the display may drop w at once: its memory outlives this copy
+            consumed = self._consumed[slot]
+            if consumed is not None:
+                lane.wait(consumed)  # the display's last copy out of this slot
+            event, finite, varied = self._generate(slot, bend)
+            if not finite and self._fp32_instead():
+                event, finite, varied = self._generate(slot, bend)
+        if not (finite and varied):
             raise GeneratorFault("the generator's output is not finite or is flat (an extreme W+?); last good frame kept")
         self.last_generate_ms = (time.perf_counter() - started) * 1000
         return Frame(self._ring[slot], event, path_time, w, self.frames_done + 1, slot)
 
+    def _generate(self, slot: int, bend: tuple[Bend, ...] | None) -> tuple[torch.cuda.Event | None, bool, bool]:
+        """Render `_w_in` into ring `slot` on the lane and wait until it is done: (event, finite, varied)."""
+        out = self._ring[slot]
+        graph = self._graphed() if bend is None else None
+        if graph is not None:
+            graph.replay()
+            out.copy_(graph.pixels)
+            sane = graph.sane
+            self.graph_replays += 1
+        else:
+            bending = {} if bend is None else {"bend": bend}  # unbent: the synthesis call as it always was
+            img = self.G.synthesis(self._w_in, noise_mode=self.noise_mode, **bending)
+            to_pixels(img, out)
+            sane = sanity(img)
+        event = self.lane.mark()
+        if event is not None:
+            event.synchronize()  # a frame is published only once it exists; the worker never runs ahead
+        finite, varied = (bool(v) for v in sane.tolist())
+        return event, finite, varied
+
+    def _graphed(self) -> CapturedFrame | None:
+        """The captured frame for this generator and noise mode (captured on first use), or None: eager."""
+        if self._capture is None:
+            return None
+        key = (id(self.G), self.noise_mode, getattr(self.G, "uses_fp16", False))
+        if self._graph is None or self._graph_key != key:
+            self._graph = None
+            try:
+                self._graph = self._capture(self.G, self.noise_mode, self._w_in)
+            except Exception as exc:  # a graph is an optimisation: eager synthesis draws the same frame
+                log.warning("CUDA graph capture failed (%s): eager synthesis from now on", _describe(exc))
+                self._capture = None
+                return None
+            self._graph_key = key
+            log.info("CUDA graph captured: synthesis + RGBA8 replayed per frame")
+        return self._graph
+
+    def _fp32_instead(self) -> bool:
+        """fp16 overflowed (not finite): switch the generator to fp32, once, and say so. False if it was fp32."""
+        if not getattr(self.G, "uses_fp16", False):
+            return False
+        log.warning("fp16 synthesis gave a non-finite frame: fp32 from now on (slower, same picture)")
+        self.G.set_precision(fp16=False, channels_last=self.G.synthesis.channels_last)
+        self._graph = None
+        return True
+
     def _failed(self, exc: Exception) -> None:
-        message = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:200]
+        message = _describe(exc)
         self.errors += 1
         if message != self.last_error:
             log.error("generator error (last good frame stays on screen): %s", message)
         self.last_error = message
         time.sleep(RETRY_PAUSE_S)
+
+
+def _describe(exc: BaseException) -> str:
+    """`Type: first line of the message`, at most 200 characters: one log line."""
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:200]

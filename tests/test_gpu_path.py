@@ -1,0 +1,338 @@
+"""The GPU path's contracts, shown on CPU: frames published only once they exist, fallbacks that
+keep the show going (interop, fp16, CUDA graphs), and textures released before their GL context.
+
+Only what CUDA itself does is faked: a lane whose "events" complete when the test says, a sink
+whose upload fails like interop, a capture that raises or replays eagerly. Generators, GL
+surfaces, sinks and the show loop are real.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from realtime.display import HeadlessSurface
+from realtime.display import sinks as sink_choice
+from realtime.display.errors import InteropError
+from realtime.display.frames import FrameSink, HostSink
+from realtime.images import to_pixels
+from realtime.models import load_generator
+from realtime.models.bending import Bend
+from realtime.presets import default_preset_path, load_preset
+from realtime.session import ShowSession, build_show
+from realtime.show.graphs import CapturedFrame, sanity
+from realtime.show.worker import GeneratorWorker, Lane
+
+from .conftest import FakeClock, SlowGenerator
+
+WAIT_S = 60  # generous: the machine may be busy; nothing here asserts elapsed time
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return load_generator("demo")
+
+
+def _show(G, surface=None):
+    surface = surface or HeadlessSurface((G.resolution, G.resolution))
+    return build_show(G, load_preset(default_preset_path()), surface, upload="host", fit="stretch")
+
+
+def _wait(condition, step=None) -> bool:
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        if step is not None:
+            step()
+        time.sleep(0.005)
+    return True
+
+
+def _expected(G, w: torch.Tensor) -> np.ndarray:
+    out = torch.full((G.resolution, G.resolution, 4), 255, dtype=torch.uint8)
+    with torch.no_grad():
+        return to_pixels(G.synthesis(w.unsqueeze(0)), out).numpy()
+
+
+# ---- the frame / event contract -----------------------------------------------------------------
+
+
+class LateEvent:
+    """A CUDA event's interface; it completes only when `complete()` is called."""
+
+    def __init__(self, done: bool = False) -> None:
+        self._done = threading.Event()
+        if done:
+            self._done.set()
+
+    def query(self) -> bool:
+        return self._done.is_set()
+
+    def synchronize(self) -> None:
+        self._done.wait(WAIT_S)
+
+    def complete(self) -> None:
+        self._done.set()
+
+
+class LateLane(Lane):
+    """The CPU lane, except that each frame's event completes late (when the test says).
+
+    `ahead` counts frames queued while an earlier frame was still unfinished: the worker running
+    ahead of the device. After `open()`, events complete at once (to let the worker stop)."""
+
+    def __init__(self) -> None:
+        self.marks: list[LateEvent] = []
+        self.ahead = 0
+        self._open = False
+
+    def mark(self) -> LateEvent:
+        self.ahead += any(not m.query() for m in self.marks)
+        event = LateEvent(done=self._open)
+        self.marks.append(event)
+        return event
+
+    def open(self) -> None:
+        self._open = True
+        for event in list(self.marks):
+            event.complete()
+
+
+class RecordingSink(HostSink):
+    """The host copy, noting for each upload whether the frame's event had completed."""
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.finished_at_upload: list[bool] = []
+
+    def _write(self, texture, frame, event) -> None:
+        self.finished_at_upload.append(event is None or event.query())
+        super()._write(texture, frame, event)
+
+
+def test_a_frame_whose_event_completes_late_is_never_uploaded_and_the_worker_never_runs_ahead(demo):
+    generator, lane, clock = SlowGenerator(demo), LateLane(), FakeClock()
+    show = _show(demo)
+    show.worker = GeneratorWorker(generator, lane=lane)
+    show.sink = sink = RecordingSink(show.surface.ctx)
+    show.clock = clock
+    session = ShowSession(show).__enter__()
+    try:
+        show.step()
+        assert _wait(lambda: len(lane.marks) == 1)  # frame 1 queued; its event has not completed
+        for _ in range(30):  # the display keeps refreshing and asking for newer W+
+            clock.advance(1 / 60)
+            show.step()
+        assert show.worker.latest() is None and show.stats.frames_shown == 0 and sink.finished_at_upload == []
+        assert generator.calls == 1  # nothing queued behind the unfinished frame
+
+        lane.marks[0].complete()
+        assert _wait(lambda: show.stats.frames_shown == 1, show.step)
+        assert _wait(lambda: len(lane.marks) == 2)  # frame 2 (the newest request) queued, unfinished
+        for _ in range(10):
+            show.step()
+        assert show.stats.frames_shown == 1 and generator.calls == 2
+
+        lane.marks[1].complete()
+        assert _wait(lambda: show.stats.frames_shown == 2, show.step)
+        assert sink.finished_at_upload == [True, True]
+        assert lane.ahead == 0
+        assert show.shown.path_time > 0  # frame 2 is a later request than frame 1 (path time 0)
+    finally:
+        lane.open()
+        session.close()
+
+
+# ---- fallbacks ----------------------------------------------------------------------------------
+
+
+class FailingInteropSink(FrameSink):
+    """Fails the way interop does mid-show (a mapping error), on its first upload."""
+
+    kind = "interop"
+
+    def _write(self, texture, frame, event) -> None:
+        raise InteropError("CUDA-GL interop: mapping a texture failed (cudaErrorUnknown)")
+
+
+def test_an_interop_error_mid_show_switches_to_the_host_copy_and_the_show_keeps_drawing(demo, caplog):
+    show = _show(demo)
+    broken = show.sink = FailingInteropSink(show.surface.ctx)
+    session = ShowSession(show).__enter__()
+    try:
+        with caplog.at_level("WARNING"):
+            assert show.wait_for_first_frame()
+            assert _wait(lambda: show.stats.frames_shown >= 3, show.step)
+        assert isinstance(show.sink, HostSink) and broken.size is None  # its textures freed
+        assert caplog.text.count("host copy from now on") == 1
+        shown = show.shown
+        show.step()
+        if show.shown is shown:  # the screen holds exactly the generator's frame on screen
+            assert np.abs(show.surface.read_pixels()[..., :3].astype(int) - _expected(demo, shown.w)[..., :3]).max() <= 1
+        assert show.surface.read_pixels()[..., :3].std() > 5  # a picture, not black
+    finally:
+        session.close()
+
+
+def test_auto_upload_falls_back_to_the_host_copy_when_the_interop_probe_fails(demo, monkeypatch):
+    probed = []
+
+    class ProbeFails:  # what InteropSink does where a texture cannot be registered
+        kind = "interop"
+
+        def __init__(self, ctx, device) -> None:
+            pass
+
+        def probe(self) -> None:
+            probed.append(True)
+            raise RuntimeError("cudaGraphicsGLRegisterImage: cudaErrorInvalidGraphicsContext")
+
+    surface = HeadlessSurface((32, 32))
+    try:
+        monkeypatch.setattr(sink_choice, "interop_unavailable", lambda ctx, device: None)  # as if on an NVIDIA GPU
+        monkeypatch.setattr(sink_choice, "InteropSink", ProbeFails)
+        sink, why = sink_choice.choose_sink("auto", surface.ctx, "cpu")
+        assert isinstance(sink, HostSink) and probed == [True]
+        assert why.startswith("host copy:") and "cudaErrorInvalidGraphicsContext" in why
+        with pytest.raises(InteropError, match="probe failed"):
+            sink_choice.choose_sink("interop", surface.ctx, "cpu")
+    finally:
+        surface.close()
+
+
+def test_the_session_releases_the_sink_before_its_surface_closes(demo):
+    order: list[str] = []
+
+    class Surface(HeadlessSurface):
+        def close(self) -> None:
+            order.append("surface closed")
+            super().close()
+
+    class Sink(HostSink):
+        def release(self) -> None:
+            if self.size is not None:  # textures to free (an upload's first rebuild has none)
+                order.append("sink released")
+            super().release()
+
+    show = _show(demo, Surface((demo.resolution, demo.resolution)))
+    show.sink = Sink(show.surface.ctx)
+    with ShowSession(show):
+        assert show.wait_for_first_frame()
+        show.step()
+    assert order == ["sink released", "surface closed"]
+
+
+class OverflowingFp16:
+    """A real generator whose "fp16" output overflows to NaN until it is switched to fp32."""
+
+    def __init__(self, G) -> None:
+        self.G, self.uses_fp16, self.precisions = G, True, []
+        self.resolution, self.device, self.num_ws, self.w_dim = G.resolution, G.device, G.num_ws, G.w_dim
+        owner = self
+
+        class Synthesis:
+            channels_last = False
+
+            def __call__(self, ws, noise_mode="const"):
+                img = owner.G.synthesis(ws, noise_mode=noise_mode)
+                return img * float("nan") if owner.uses_fp16 else img
+
+        self.synthesis = Synthesis()
+
+    def set_precision(self, fp16=None, channels_last=False) -> None:
+        self.precisions.append(fp16)
+        self.uses_fp16 = bool(fp16)
+
+
+def test_fp16_that_overflows_falls_back_to_fp32_with_one_log_line_and_no_lost_frame(demo, caplog):
+    G = OverflowingFp16(demo)
+    worker = GeneratorWorker(G).start()
+    w = [demo.mapping(torch.randn(1, demo.z_dim, generator=torch.Generator().manual_seed(s)))[0] for s in (1, 2)]
+    try:
+        with caplog.at_level("WARNING"):
+            worker.request(w[0], 0.0)
+            assert _wait(lambda: worker.latest() is not None)
+            worker.request(w[1], 1.0)
+            assert _wait(lambda: worker.latest().number == 2)
+        assert G.precisions == [False] and worker.errors == 0
+        assert caplog.text.count("fp32 from now on") == 1
+        assert np.array_equal(worker.latest().pixels.numpy(), _expected(demo, w[1]))
+    finally:
+        worker.stop()
+
+
+class ReplayingGraph:
+    """A CUDA graph's interface: replay() reruns what was captured, reading the same buffers."""
+
+    def __init__(self, run) -> None:
+        self.run = run
+
+    def replay(self) -> None:
+        self.run()
+
+
+def test_graph_replays_read_the_workers_own_w_buffer_and_bent_frames_stay_eager(demo):
+    captured: list[torch.Tensor] = []
+
+    def capture(G, noise_mode, w_in):  # the shape of capture_frame, without CUDA
+        captured.append(w_in)
+        pixels = torch.zeros(G.resolution, G.resolution, 4, dtype=torch.uint8)
+        pixels[..., 3] = 255
+        sane = torch.zeros(2, dtype=torch.bool)
+
+        def run() -> None:
+            img = G.synthesis(w_in, noise_mode=noise_mode)
+            to_pixels(img, pixels)
+            sane.copy_(sanity(img))
+
+        return CapturedFrame(ReplayingGraph(run), pixels, sane)
+
+    worker = GeneratorWorker(demo, capture=capture).start()
+    ws = [demo.mapping(torch.randn(1, demo.z_dim, generator=torch.Generator().manual_seed(s)))[0] for s in (3, 4, 5)]
+    try:
+        for n, w in enumerate(ws[:2], start=1):
+            worker.request(w.clone(), float(n))
+            assert _wait(lambda n=n: worker.frames_done == n)
+            assert np.array_equal(worker.latest().pixels.numpy(), _expected(demo, w))  # not the previous W+
+        assert len(captured) == 1 and worker.graph_replays == 2
+        worker.request(ws[2], 3.0, (Bend(demo.cfg.resolutions[2], rotate=30.0),))
+        assert _wait(lambda: worker.frames_done == 3)
+        assert worker.graph_replays == 2  # a bend changes per frame: eager
+    finally:
+        worker.stop()
+
+
+def test_a_graph_that_fails_to_capture_means_eager_frames_and_one_log_line(demo, caplog):
+    attempts = []
+
+    def capture(G, noise_mode, w_in):
+        attempts.append(1)
+        raise RuntimeError("CUDA error: operation not permitted when stream is capturing")
+
+    worker = GeneratorWorker(demo, capture=capture).start()
+    w = demo.mapping(torch.randn(1, demo.z_dim, generator=torch.Generator().manual_seed(6)))[0]
+    try:
+        with caplog.at_level("WARNING"):
+            for n in (1, 2, 3):
+                worker.request(w, float(n))
+                assert _wait(lambda n=n: worker.frames_done == n)
+        assert attempts == [1] and worker.errors == 0 and worker.graph_replays == 0
+        assert caplog.text.count("eager synthesis from now on") == 1
+        assert np.array_equal(worker.latest().pixels.numpy(), _expected(demo, w))
+    finally:
+        worker.stop()
+
+
+def test_cpu_workers_never_capture_graphs(demo):
+    worker = GeneratorWorker(demo, graphs=True).start()
+    try:
+        worker.request(demo.w_avg.expand(demo.num_ws, -1).clone(), 0.0)
+        assert _wait(lambda: worker.frames_done == 1)
+        assert type(worker.lane) is Lane and worker.graph_replays == 0
+    finally:
+        worker.stop()
