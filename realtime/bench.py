@@ -20,6 +20,7 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -28,7 +29,7 @@ from .models import load_generator
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SOURCES = ("demo", "arch:ffhq-256", "arch:ffhq-1024")
+from .choices import BENCH_SOURCES as DEFAULT_SOURCES  # noqa: E402 - defined once for the CLI too
 
 
 @dataclass
@@ -524,4 +525,206 @@ def bench_audio(seconds: float = 8.0, block: int = 256) -> list[Row]:
         rows.append(Row("audio-onset", "120 BPM kicks", "cpu", "float32", block, len(delays),
                         round(statistics.median(delays), 2), round(min(delays), 2), 0.0,
                         "ms of audio from a kick to its onset event; applied at the next frame boundary"))
+    return rows
+
+
+# ---- the GPU suite: one device run proves the performance goal ----------------------------------
+
+GPU_SOURCE = "arch:ffhq-1024"  # config-f FFHQ at 1024 px (random weights: speed does not depend on them)
+WARMUPS = 20  # frames before timing: cuDNN autotuning, lazy buffers, clocks up
+PIPELINE = 50  # frames queued back to back per throughput sample
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One step of a suite: what it measures, its time budget, and how to run it (rows out)."""
+
+    name: str
+    budget_s: float
+    proves: str
+    run: Callable[[], list[Row]]
+
+
+def _cuda_timing(step: Callable[[], object], stream: torch.cuda.Stream, seconds: float,
+                 warmups: int = WARMUPS) -> tuple[list[float], list[float]]:
+    """CUDA-event timing of `step` on `stream`: (latency per frame, synchronised each frame;
+    pipelined ms per frame, PIPELINE frames queued back to back). Both in ms, after `warmups`."""
+    def timed(frames: int) -> float:
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record(stream)
+        for _ in range(frames):
+            step()
+        end.record(stream)
+        end.synchronize()
+        return start.elapsed_time(end) / frames
+
+    for _ in range(warmups):
+        step()
+    stream.synchronize()
+    latency: list[float] = []
+    deadline = time.perf_counter() + seconds / 2
+    while len(latency) < 20 or time.perf_counter() < deadline:
+        latency.append(timed(1))
+    pipelined: list[float] = []
+    deadline = time.perf_counter() + seconds / 2
+    while len(pipelined) < 3 or time.perf_counter() < deadline:
+        pipelined.append(timed(PIPELINE))
+    return latency, pipelined
+
+
+def _timing_rows(part: str, source: str, G, precision: str, latency: list[float], pipelined: list[float],
+                 note: str) -> list[Row]:
+    rows = []
+    for kind, times in (("latency", latency), ("throughput", pipelined)):
+        median = statistics.median(times)
+        what = "one frame, waited for" if kind == "latency" else f"{PIPELINE} frames queued back to back"
+        rows.append(Row(f"{part} {kind}", source, str(G.device), precision, 1, len(times), round(median, 3),
+                        round(min(times), 3), round(1000 / median, 2), f"{what}; CUDA events; {note}"))
+    return rows
+
+
+def bench_frame(source: str, device: str, precision: str, graph: bool, seconds: float) -> list[Row]:
+    """One show frame on CUDA at batch 1: synthesis + RGBA8 conversion + sanity check, eagerly or
+    replayed as the worker's CUDA graph (show/graphs.py), on a side stream like the worker's."""
+    from .images import to_pixels
+    from .show.graphs import capture_frame, sanity
+
+    G = load_generator(source, device=device, fp16=precision == "fp16")
+    if G.device.type != "cuda":
+        raise StylevjError("bench_frame times CUDA work: give a CUDA device")
+    rng = torch.Generator().manual_seed(0)
+    stream = torch.cuda.Stream(G.device)
+    with torch.inference_mode(), torch.cuda.stream(stream):
+        w_in = G.mapping(torch.randn(1, G.z_dim, generator=rng).to(G.device), truncation_psi=0.7).contiguous()
+        if graph:
+            step = capture_frame(G, "const", w_in).replay
+        else:
+            pixels = torch.full((G.resolution, G.resolution, 4), 255, dtype=torch.uint8, device=G.device)
+
+            def step() -> None:
+                img = G.synthesis(w_in, noise_mode="const")
+                to_pixels(img, pixels)
+                sanity(img)
+
+        latency, pipelined = _cuda_timing(step, stream, seconds)
+    label = f"{precision}+graph" if graph else precision
+    return _timing_rows("frame", source, G, label, latency, pipelined,
+                        "CUDA graph replay" if graph else "eager (one launch per op)")
+
+
+def _nvidia_state(G) -> dict[str, torch.Tensor]:
+    """Our generator's weights under the names of NVIDIA's stylegan2-ada-pytorch modules (the
+    inverse of models/nvidia.py's renaming: same shapes, same equalised-lr storage)."""
+    resolutions = G.cfg.resolutions
+    out = {}
+    for key, tensor in G.state_dict().items():
+        parts = key.split(".")
+        if parts[:2] == ["mapping", "layers"]:
+            key = ".".join(["mapping", f"fc{parts[2]}", *parts[3:]])
+        elif parts[:2] == ["synthesis", "blocks"]:
+            key = ".".join(["synthesis", f"b{resolutions[int(parts[2])]}", *parts[3:]])
+        out[key] = tensor
+    return out
+
+
+def nvidia_generator(directory: str | Path, G):
+    """NVIDIA's own Generator (imported from the user's stylegan2-ada-pytorch checkout at
+    `directory`, never copied here) holding G's weights, on G's device, in eval mode."""
+    import importlib
+    import sys
+
+    root = Path(directory).expanduser().resolve()
+    if not (root / "training" / "networks.py").is_file() or not (root / "torch_utils").is_dir():
+        raise StylevjError(f"--reference {directory}: not a stylegan2-ada-pytorch checkout (no training/networks.py)")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    networks = importlib.import_module("training.networks")
+    cfg = G.cfg
+    theirs = networks.Generator(
+        z_dim=cfg.z_dim, c_dim=0, w_dim=cfg.w_dim, img_resolution=cfg.resolution, img_channels=cfg.img_channels,
+        mapping_kwargs=dict(num_layers=cfg.mapping_layers, layer_features=cfg.hidden, lr_multiplier=cfg.mapping_lr),
+        synthesis_kwargs=dict(channel_base=cfg.channels[-1] * cfg.resolution, channel_max=max(cfg.channels),
+                              num_fp16_res=cfg.num_fp16_res, conv_clamp=cfg.conv_clamp),
+    )
+    missing, unexpected = theirs.load_state_dict(_nvidia_state(G), strict=False)
+    missing = [k for k in missing if not k.endswith("resample_filter")]  # their filter buffers; ours is built in
+    if missing or unexpected:
+        raise StylevjError(f"--reference: weights do not map onto NVIDIA's generator (missing {missing[:3]}, "
+                           f"unexpected {unexpected[:3]})")
+    return theirs.eval().requires_grad_(False).to(G.device)
+
+
+def _nvidia_plugins(directory: str | Path) -> str | None:
+    """Why NVIDIA's compiled CUDA ops are not in use (their code falls back to slow reference
+    ops with a warning), or None when both bias_act and upfirdn2d plugins are loaded."""
+    import importlib
+
+    missing = [name for name in ("bias_act", "upfirdn2d")
+               if not importlib.import_module(f"torch_utils.ops.{name}")._init()]
+    return f"NVIDIA's {', '.join(missing)} plugin did not build (slow reference ops)" if missing else None
+
+
+def bench_reference(directory: str | Path, source: str, device: str, seconds: float) -> list[Row]:
+    """The same frame (fp16 layers, synthesis + RGBA8) through NVIDIA's generator with its compiled
+    ops, on the same weights, in this run; refused (one row saying why) if the ops fell back."""
+    from .images import to_pixels
+
+    G = load_generator(source, device=device, fp16=True)
+    theirs = nvidia_generator(directory, G)
+    rng = torch.Generator().manual_seed(0)
+    stream = torch.cuda.Stream(G.device)
+    with torch.inference_mode(), torch.cuda.stream(stream):
+        ws = G.mapping(torch.randn(1, G.z_dim, generator=rng).to(G.device), truncation_psi=0.7).contiguous()
+        pixels = torch.full((G.resolution, G.resolution, 4), 255, dtype=torch.uint8, device=G.device)
+        ours_img = G.synthesis(ws, noise_mode="const")
+        theirs_img = theirs.synthesis(ws, noise_mode="const")  # builds NVIDIA's plugins on first use
+        stream.synchronize()
+        why_not = _nvidia_plugins(directory)
+        if why_not is not None:
+            return [Row("frame nvidia", source, str(G.device), "fp16", 1, 0, 0.0, 0.0, 0.0, f"refused: {why_not}")]
+        diff = float((ours_img.float() - theirs_img.float()).abs().max())
+        latency, pipelined = _cuda_timing(lambda: to_pixels(theirs.synthesis(ws, noise_mode="const"), pixels), stream, seconds)
+    return _timing_rows("frame nvidia", source, G, "fp16", latency, pipelined,
+                        f"NVIDIA's generator, compiled ops, same weights (max |ours - theirs| {diff:.4f})")
+
+
+def gpu_suite(device: str = "cuda", seconds: float = 6.0, soak: float = 60.0, reference: str | None = None,
+              source: str = GPU_SOURCE) -> list[Planned]:
+    """The device run that proves the goal (docs/performance.md): frame rows for `source` at
+    batch 1, NVIDIA's generator on the same weights (with `reference`), and the whole loop."""
+    plan = [
+        Planned("frame fp32", 20 + seconds, "the eager fp32 baseline", lambda: bench_frame(source, device, "fp32", False, seconds)),
+        Planned("frame fp16", 20 + seconds, "fp16 layers, eager: launch-bound at batch 1?",
+                lambda: bench_frame(source, device, "fp16", False, seconds)),
+        Planned("frame fp16+graph", 30 + seconds, "the show's path: fp16 replayed as one CUDA graph (goal >= 240 frames/s on an H100)",
+                lambda: bench_frame(source, device, "fp16", True, seconds)),
+    ]
+    if reference is not None:
+        plan.append(Planned("frame nvidia", 180 + seconds, "NVIDIA's generator with compiled ops, same weights (goal: ours >= 1.5x)",
+                            lambda: bench_reference(reference, source, device, seconds)))
+    plan.append(Planned("loop", 60 + 4 * seconds + soak, "uploads host vs interop at the generator's size, composite, "
+                        "overlay, the paced loop, recording, page, a soak's memory, OSC to applied",
+                        lambda: bench_loop(source, device, seconds, soak=soak)))
+    return plan
+
+
+def format_plan(plan: list[Planned]) -> str:
+    lines = [f"{'step':<18} {'budget s':>8}  proves", "-" * 60]
+    lines += [f"{p.name:<18} {p.budget_s:>8.0f}  {p.proves}" for p in plan]
+    lines.append(f"{'total':<18} {sum(p.budget_s for p in plan):>8.0f}")
+    return "\n".join(lines)
+
+
+def run_plan(plan: list[Planned], json_path: Path) -> list[Row]:
+    """Run each step, writing the JSON after every one (a late failure loses nothing); a step
+    that fails is one row saying why, and the suite goes on."""
+    rows: list[Row] = []
+    for step in plan:
+        log.info("bench: %s (budget %.0f s) ...", step.name, step.budget_s)
+        try:
+            rows += step.run()
+        except Exception as exc:  # one step's failure (no GL, no plugin compiler) must not lose the others
+            log.exception("bench step %s failed", step.name)
+            rows.append(Row(step.name, "", "", "", 0, 0, 0.0, 0.0, 0.0, f"failed: {type(exc).__name__}: {exc}"[:200]))
+        write_json(rows, [], json_path)
     return rows

@@ -12,24 +12,18 @@ import math
 import sys
 from pathlib import Path
 
-import torch
-
 from . import __version__
-from .bench import DEFAULT_SOURCES
-from .control.page import DEFAULT_PORT
-from .display import SINK_MODES, Fit
+from .choices import (BENCH_SOURCES, DIRECTION_METHODS, FITS, FORMATS, GANSPACE_SAMPLES, LOSSES, NAMED_RANGES,
+                      NOISE_MODES, PAGE_PORT, SINK_MODES)
 from .errors import StylevjError
-from .latent.directions import GANSPACE_SAMPLES, METHODS
-from .latent.layer_ranges import NAMED_RANGES
-from .models import NOISE_MODES
-from .projection import LOSSES
-from .record.encoder import FORMATS
 
 log = logging.getLogger("stylevj")
 
 
 def pick_device(name: str) -> str:
     """'auto' is CUDA when present, else CPU; an explicit 'cuda' without CUDA is a user error."""
+    import torch
+
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
@@ -38,6 +32,8 @@ def pick_device(name: str) -> str:
 
 
 def cmd_still(args: argparse.Namespace) -> int:
+    import torch
+
     from .images import save_png, to_rgb8
     from .models import load_generator
     from .models.seeds import z_from_seed
@@ -95,9 +91,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_osc(args: argparse.Namespace) -> int:
-    from .control import reference
-
     if args.osc_command == "list":
+        from .control import reference  # the table is made from the show's commands
+
         print(reference())
         return 0
     return _osc_send(args)
@@ -283,6 +279,12 @@ def cmd_project(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import bench_audio, bench_knobs, bench_loop, bench_motion, bench_projection, bench_render, format_motion, format_table, run_bench, write_json
 
+    if args.suite == "gpu":
+        return _bench_gpu_suite(args)
+    if args.reference or args.dry_run:
+        raise StylevjError("--reference and --dry-run belong to --suite gpu")
+    import torch
+
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     if args.device != "all":
         devices = [pick_device(args.device)]
@@ -302,6 +304,25 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print("Motion of the default show (60 fps over one loop): direction change at keyframes, step evenness")
     print(format_motion(motion))
     write_json(rows, motion, Path(args.json))
+    log.info("wrote %s", args.json)
+    return 0
+
+
+def _bench_gpu_suite(args: argparse.Namespace) -> int:
+    """`stylevj bench --suite gpu`: the one device run (docs/performance.md), or its plan."""
+    import torch
+
+    from .bench import GPU_SOURCE, format_plan, format_table, gpu_suite, run_plan
+
+    device = "cuda" if args.device in ("all", "auto") else args.device
+    plan = gpu_suite(device, seconds=args.seconds, soak=args.soak or 60.0, reference=args.reference,
+                     source=args.sources if args.sources != ",".join(BENCH_SOURCES) else GPU_SOURCE)
+    if args.dry_run:
+        print(format_plan(plan))
+        return 0
+    if not device.startswith("cuda") or not torch.cuda.is_available():
+        raise StylevjError("--suite gpu needs a CUDA GPU (torch sees none here); --dry-run lists what it would run")
+    print(format_table(run_plan(plan, Path(args.json))))
     log.info("wrote %s", args.json)
     return 0
 
@@ -363,7 +384,7 @@ def _parents() -> dict[str, argparse.ArgumentParser]:
     preset = argparse.ArgumentParser(add_help=False)
     preset.add_argument("preset", nargs="?", help="preset TOML (default: the built-in default show)")
     look = argparse.ArgumentParser(add_help=False)
-    look.add_argument("--fit", choices=[f.value for f in Fit], default="contain", help="how the picture keeps its aspect")
+    look.add_argument("--fit", choices=FITS, default="contain", help="how the picture keeps its aspect")
     look.add_argument("--overlay", metavar="PANELS", help="overlay panels shown at start: tensor,gpu or none "
                       "(default: the preset's [overlay] flags); O hides and shows them")
     look.add_argument("--font", metavar="TTF", help="monospace TrueType font for the overlay (default: DejaVu Sans Mono from matplotlib)")
@@ -410,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--osc-reply", metavar="HOST:PORT", help="send feedback here (TouchDesigner's OSC In)")
     p.add_argument("--no-osc", action="store_true", help="no OSC listener")
     p.add_argument("--control-port", type=_port,
-                   help=f"the operator page's port (default {DEFAULT_PORT}, or a free one when that is taken)")
+                   help=f"the operator page's port (default {PAGE_PORT}, or a free one when that is taken)")
     p.add_argument("--control-host", help="the operator page's address (default 127.0.0.1; any other needs the token "
                                           "the log prints in the URL)")
     p.add_argument("--no-control", action="store_true", help="no operator page")
@@ -460,7 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("directions", parents=[shared["device"]],
                        help="meaningful knobs from a checkpoint: directions in W (.npy) and a contact sheet")
     p.add_argument("source", help=SOURCE_HELP)
-    p.add_argument("--method", choices=METHODS, default="sefa",
+    p.add_argument("--method", choices=DIRECTION_METHODS, default="sefa",
                    help="sefa: from the style weights of the chosen layers (instant); ganspace: PCA of sampled W (cached)")
     p.add_argument("--layers", default="all", help=f"W+ rows: {', '.join(NAMED_RANGES)} or A-B (SeFa factorises those layers)")
     p.add_argument("--count", type=_count, default=10, help="directions written, strongest first")
@@ -498,7 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_project)
 
     p = sub.add_parser("bench", help="measure generator speed here (table + JSON)")
-    p.add_argument("--sources", default=",".join(DEFAULT_SOURCES), help="comma-separated sources")
+    p.add_argument("--sources", default=",".join(BENCH_SOURCES), help="comma-separated sources")
     p.add_argument("--device", default="all", help="all (CPU and CUDA if present), cpu or cuda")
     p.add_argument("--seconds", type=_positive, default=3.0, help="time per row after warm-up")
     p.add_argument("--json", default="stylevj-bench.json", help="where to write the results")
@@ -506,6 +527,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--soak", type=float, default=0.0, metavar="SECONDS", help="also run the loop this long and report memory at start and end")
     p.add_argument("--no-loop", action="store_true", help="generator rows only (no GL needed)")
     p.add_argument("--projection", action="store_true", help="also time `stylevj project` steps (demo 256 px, arch:ffhq-1024)")
+    p.add_argument("--suite", choices=("default", "gpu"), default="default",
+                   help="gpu: the one device run that proves the performance goal (docs/performance.md)")
+    p.add_argument("--reference", metavar="DIR", help="with --suite gpu: a checkout of NVIDIA's stylegan2-ada-pytorch, "
+                   "timed on the same weights with its compiled ops (imported from DIR, never copied)")
+    p.add_argument("--dry-run", action="store_true", help="with --suite gpu: list the steps and their time budget, run nothing")
     p.set_defaults(func=cmd_bench)
     return parser
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -132,3 +134,19 @@ def test_bench_prints_a_table_and_writes_json(tmp_path):
     motion = {m["path"]: m for m in data["motion"]}
     assert motion["catmull-rom a=0.5"]["max_turn_deg"] < 1.0 < motion["linear"]["max_turn_deg"]
     assert "max turn" in result.stdout
+
+
+def test_help_version_and_osc_send_start_without_torch():
+    """A quick `stylevj --help` on a stage laptop: the parser's choices come from realtime/choices.py."""
+    code = ("import sys; from realtime.cli import build_parser, main; build_parser(); "
+            "main(['osc', 'send', '/stylevj/play', '--port', '9']); "
+            "heavy = [m for m in ('torch', 'moderngl', 'glfw') if m in sys.modules]; assert not heavy, heavy")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_choices_are_the_codes_own():
+    from realtime.choices import FITS
+    from realtime.display import Fit
+
+    assert FITS == tuple(f.value for f in Fit)

@@ -52,7 +52,7 @@ _wire_log = logging.getLogger(__name__ + ".wire")  # websockets' own lines: ever
 _wire_log.setLevel(logging.WARNING)
 
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8765
+from ..choices import PAGE_PORT as DEFAULT_PORT  # noqa: E402 - defined once for the CLI too
 PAGE_HZ = 30.0  # state messages per page per second, at most
 FILES_EVERY_S = 2.0  # the presets and keyframes folders are listed this often
 TELEMETRY_EVERY_S = 1.0

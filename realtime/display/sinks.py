@@ -16,7 +16,7 @@ from .frames import FrameSink, HostSink
 from .interop import InteropSink, load_cudart
 
 SinkMode = Literal["auto", "interop", "host"]
-SINK_MODES: tuple[str, ...] = ("auto", "interop", "host")
+from ..choices import SINK_MODES  # noqa: E402 - defined once for the CLI too
 
 
 def interop_unavailable(ctx: moderngl.Context, device: torch.device) -> str | None:

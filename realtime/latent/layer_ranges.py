@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from ..errors import StylevjError
 
-NAMED_RANGES = ("all", "coarse", "middle", "fine")
+from ..choices import NAMED_RANGES  # noqa: E402 - defined once for the CLI too
 _BANDS = {"coarse": (4, 8), "middle": (16, 32), "fine": (64, 1 << 30)}
 
 

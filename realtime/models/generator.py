@@ -15,7 +15,7 @@ from .bending import Bend, bends_by_resolution
 from .config import GeneratorConfig
 from .layers import Derived, EqualLinear, StyledConv, ToRGB, Upsample2x, normalize_2nd_moment
 
-NOISE_MODES = ("const", "random", "none")
+from ..choices import NOISE_MODES  # noqa: E402 - defined once for the CLI too
 
 
 class MappingNetwork(nn.Module):

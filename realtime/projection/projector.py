@@ -26,7 +26,7 @@ import torch
 
 from .perceptual import PerceptualDistance
 
-LOSSES = ("perceptual", "mse", "both")
+from ..choices import LOSSES  # noqa: E402 - defined once for the CLI too
 SPREAD_SAMPLES = 4096
 SPREAD_SEED = 1
 

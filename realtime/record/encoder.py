@@ -21,7 +21,7 @@ from ..images import save_png
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("h264", "prores", "png")
+from ..choices import FORMATS  # noqa: E402 - defined once for the CLI too
 SUFFIX = {"h264": ".mp4", "prores": ".mov", "png": ""}
 
 
