@@ -5,13 +5,15 @@
         show.run(seconds=10)                                     # threads stop in reverse order
 
 Threads start in order when the session opens: the generator worker (frames begin), the file
-loader (files named in commands are read off the render thread), the telemetry poller (the GPU panel), the journal (it writes the state the show starts with), and
-then the audio driver (listener, sound input or file player, the thread that turns what it
-hears into commands), the OSC listener (commands arrive once everything that answers
-them runs), and last the operator page's server. Closing stops them in reverse: the page and OSC first (no new commands), audio, a running recording is finished, the journal
-writes the last state, telemetry and the worker stop, the frame sink releases its textures
-(interop unregisters them while their GL context exists), then the surface closes. The CLI, the
-benchmark and the tests all use this, so a show is started and stopped one way.
+loader (files named in commands are read off the render thread), the telemetry poller (the GPU
+panel), the journal (it writes the state the show starts with), the audio driver (listener,
+sound input or file player, and the thread that turns what it hears into commands), the OSC
+listener (commands arrive once everything that answers them runs), and last the operator page.
+Closing stops them in reverse: the page and OSC first (no new commands), audio, a running
+recording is finished, the journal writes the last state, telemetry, the loader and the worker
+stop, the frame sink releases its textures (interop unregisters them while their GL context
+exists), then the surface closes. The CLI, the benchmark and the tests all use this, so a show is
+started and stopped one way.
 """
 
 from __future__ import annotations

@@ -83,3 +83,22 @@ def test_pickle_without_a_generator_is_refused(tmp_path):
     dump({"D": None}, path)
     with pytest.raises(CheckpointError, match="no generator"):
         load_generator(path)
+
+
+def test_a_numpy_bomb_inside_a_network_pickle_is_one_line(tmp_path):
+    """An array whose pickled state claims 12 TiB: refused in one line, nothing allocated."""
+    import pickle
+
+    import numpy as np
+
+    reconstruct, args, state = np.zeros(4, np.float32).__reduce__()
+    bomb = tmp_path / "bomb.pkl"
+
+    class Bomb:
+        def __reduce__(self):
+            return reconstruct, args, (state[0], (3_500_000, 3_500_000, 1), state[2], state[3], state[4])
+
+    bomb.write_bytes(pickle.dumps({"G_ema": Bomb()}, protocol=4))
+    with pytest.raises(CheckpointError) as err:
+        load_generator(bomb)
+    assert str(bomb) in str(err.value) and "\n" not in str(err.value)

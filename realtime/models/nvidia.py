@@ -108,6 +108,7 @@ class SafeUnpickler(pickle.Unpickler):
 _PARSE_ERRORS = (
     pickle.UnpicklingError, EOFError, ValueError, TypeError, RuntimeError, AttributeError,
     IndexError, KeyError, OverflowError, struct.error, UnicodeDecodeError, RecursionError,
+    MemoryError,  # an array whose header claims terabytes
 )
 
 

@@ -41,7 +41,7 @@ def load_torch_file(path: Path) -> object:
                 " which is not on stylevj's allow-list"
             ) from None
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({_first_line(exc)})") from None
-    except (RuntimeError, EOFError, ValueError, OSError, KeyError) as exc:
+    except (RuntimeError, EOFError, ValueError, OSError, KeyError, MemoryError) as exc:
         raise CheckpointError(f"{path}: truncated or corrupt PyTorch checkpoint ({_first_line(exc)})") from None
 
 

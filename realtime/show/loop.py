@@ -115,8 +115,8 @@ class Show:
         return self.clock()
 
     def load_later(self, job: Callable[[], Command]) -> None:
-        """Read files off the render thread; the job's command comes back through the queue,
-        addressed like the command being applied."""
+        """Read files off the render thread; the job's command is applied at a later frame
+        boundary, before any waiting command, addressed like the command being applied."""
         self.loader.load(job, self._origin)
 
     def stop(self) -> None:
