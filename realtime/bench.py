@@ -612,7 +612,7 @@ def bench_frame(source: str, device: str, precision: str, graph: bool, seconds: 
                         "CUDA graph replay" if graph else "eager (one launch per op)")
 
 
-def _nvidia_state(G) -> dict[str, torch.Tensor]:
+def nvidia_state(G) -> dict[str, torch.Tensor]:
     """Our generator's weights under the names of NVIDIA's stylegan2-ada-pytorch modules (the
     inverse of models/nvidia.py's renaming: same shapes, same equalised-lr storage)."""
     resolutions = G.cfg.resolutions
@@ -646,7 +646,11 @@ def nvidia_generator(directory: str | Path, G):
         synthesis_kwargs=dict(channel_base=cfg.channels[-1] * cfg.resolution, channel_max=max(cfg.channels),
                               num_fp16_res=cfg.num_fp16_res, conv_clamp=cfg.conv_clamp),
     )
-    missing, unexpected = theirs.load_state_dict(_nvidia_state(G), strict=False)
+    try:
+        missing, unexpected = theirs.load_state_dict(nvidia_state(G), strict=False)
+    except RuntimeError as exc:  # e.g. the demo's channels, which no channel_base / channel_max gives
+        raise StylevjError(f"--reference: {G.source or 'this generator'} cannot be built as NVIDIA's generator "
+                           f"({str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else exc})") from None
     missing = [k for k in missing if not k.endswith("resample_filter")]  # their filter buffers; ours is built in
     if missing or unexpected:
         raise StylevjError(f"--reference: weights do not map onto NVIDIA's generator (missing {missing[:3]}, "
@@ -659,8 +663,8 @@ def _nvidia_plugins(directory: str | Path) -> str | None:
     ops with a warning), or None when both bias_act and upfirdn2d plugins are loaded."""
     import importlib
 
-    missing = [name for name in ("bias_act", "upfirdn2d")
-               if not importlib.import_module(f"torch_utils.ops.{name}")._init()]
+    missing = [name for name in ("bias_act", "upfirdn2d")  # their module state after first use (no rebuild)
+               if getattr(importlib.import_module(f"torch_utils.ops.{name}"), "_plugin", None) is None]
     return f"NVIDIA's {', '.join(missing)} plugin did not build (slow reference ops)" if missing else None
 
 
@@ -728,3 +732,22 @@ def run_plan(plan: list[Planned], json_path: Path) -> list[Row]:
             rows.append(Row(step.name, "", "", "", 0, 0, 0.0, 0.0, 0.0, f"failed: {type(exc).__name__}: {exc}"[:200]))
         write_json(rows, [], json_path)
     return rows
+
+
+def goal_rows(rows: list[Row], fps_goal: float = 240.0, ratio_goal: float = 1.5) -> list[Row]:
+    """The goal, read off the measured rows: the show's path (fp16 + graph, pipelined) against
+    `fps_goal`, and against NVIDIA's generator in the same run. Nothing for a row not measured."""
+    found = {(r.part, r.precision): r for r in rows if r.fps > 0}
+    ours = found.get(("frame throughput", "fp16+graph"))
+    theirs = found.get(("frame nvidia throughput", "fp16"))
+    goals = []
+    if ours is not None:
+        met = "met" if ours.fps >= fps_goal else "NOT met"
+        goals.append(Row("goal frames/s", ours.source, ours.device, ours.precision, 1, ours.frames, ours.ms_per_frame,
+                         ours.ms_min, ours.fps, f"{ours.fps:.1f} frames/s vs {fps_goal:.0f} (the H100 goal): {met}"))
+    if ours is not None and theirs is not None:
+        ratio = ours.fps / theirs.fps
+        met = "met" if ratio >= ratio_goal else "NOT met"
+        goals.append(Row("goal vs nvidia", ours.source, ours.device, "ratio", 1, 0, 0.0, 0.0, round(ratio, 3),
+                         f"ours {ours.fps:.1f} / NVIDIA {theirs.fps:.1f} frames/s = {ratio:.2f}x vs {ratio_goal}x: {met}"))
+    return goals

@@ -312,7 +312,7 @@ def _bench_gpu_suite(args: argparse.Namespace) -> int:
     """`stylevj bench --suite gpu`: the one device run (docs/performance.md), or its plan."""
     import torch
 
-    from .bench import GPU_SOURCE, format_plan, format_table, gpu_suite, run_plan
+    from .bench import GPU_SOURCE, format_plan, format_table, goal_rows, gpu_suite, run_plan, write_json
 
     device = "cuda" if args.device in ("all", "auto") else args.device
     plan = gpu_suite(device, seconds=args.seconds, soak=args.soak or 60.0, reference=args.reference,
@@ -322,7 +322,10 @@ def _bench_gpu_suite(args: argparse.Namespace) -> int:
         return 0
     if not device.startswith("cuda") or not torch.cuda.is_available():
         raise StylevjError("--suite gpu needs a CUDA GPU (torch sees none here); --dry-run lists what it would run")
-    print(format_table(run_plan(plan, Path(args.json))))
+    rows = run_plan(plan, Path(args.json))
+    rows += goal_rows(rows)
+    write_json(rows, [], Path(args.json))
+    print(format_table(rows))
     log.info("wrote %s", args.json)
     return 0
 

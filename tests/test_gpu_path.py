@@ -8,8 +8,10 @@ surfaces, sinks and the show loop are real.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -145,6 +147,46 @@ def test_a_frame_whose_event_completes_late_is_never_uploaded_and_the_worker_nev
         assert show.shown.path_time > 0  # frame 2 is a later request than frame 1 (path time 0)
     finally:
         lane.open()
+        session.close()
+
+
+class EarlyLane(Lane):
+    """A lane whose worker-side wait returns at once while the events stay unfinished: frames get
+    published before they exist, as the worker did before it waited. The display must hold them."""
+
+    def __init__(self) -> None:
+        self.marks: list[LateEvent] = []
+        self.finishing = False  # then events complete as they are made
+
+    def mark(self) -> LateEvent:
+        event = LateEvent(done=self.finishing)
+        event.synchronize = lambda: None  # the worker does not wait
+        self.marks.append(event)
+        return event
+
+    def finish(self) -> None:
+        self.finishing = True
+        for event in list(self.marks):
+            event.complete()
+
+
+def test_the_display_uploads_a_published_frame_only_once_its_event_completed(demo):
+    lane = EarlyLane()
+    show = _show(demo)
+    show.worker = GeneratorWorker(demo, lane=lane)
+    show.sink = sink = RecordingSink(show.surface.ctx)
+    session = ShowSession(show).__enter__()
+    try:
+        show.step()
+        assert _wait(lambda: show.worker.latest() is not None)  # published, unfinished
+        for _ in range(10):
+            show.step()
+        assert show.stats.frames_shown == 0 and sink.finished_at_upload == []
+        lane.finish()
+        assert _wait(lambda: show.stats.frames_shown >= 1, show.step)
+        assert sink.finished_at_upload and all(sink.finished_at_upload)
+    finally:
+        lane.finish()
         session.close()
 
 
@@ -336,3 +378,188 @@ def test_cpu_workers_never_capture_graphs(demo):
         assert type(worker.lane) is Lane and worker.graph_replays == 0
     finally:
         worker.stop()
+
+
+# ---- the one device run: its plan, its JSON, its reference weights -------------------------------
+
+
+def test_gpu_suite_dry_run_lists_every_step_with_its_budget(tmp_path):
+    from .conftest import stylevj
+
+    result = stylevj("bench", "--suite", "gpu", "--dry-run", "--reference", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    steps = [line.split()[0:2] for line in result.stdout.splitlines()[2:]]
+    assert [s[0] for s in steps[:3]] == ["frame", "frame", "frame"]
+    for name in ("frame fp32", "frame fp16", "frame fp16+graph", "frame nvidia", "loop", "total"):
+        assert name in result.stdout
+    total = float(result.stdout.splitlines()[-1].split()[1])
+    assert 0 < total <= 480  # fits one device command (8 minutes)
+
+
+def test_gpu_suite_without_cuda_is_one_line_and_exit_2(tmp_path):
+    from .conftest import stylevj
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    result = stylevj("bench", "--suite", "gpu", "--json", str(tmp_path / "b.json"))
+    assert result.returncode == 2 and "needs a CUDA GPU" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "b.json").exists()
+
+
+def test_each_step_is_written_to_json_as_it_finishes_and_a_failing_step_is_a_row(tmp_path):
+    import json
+
+    from realtime.bench import Planned, Row, run_plan
+
+    out = tmp_path / "gpu.json"
+    seen_before_step_two = []
+
+    def one() -> list:
+        return [Row("frame fp16 latency", "arch:x", "cuda:0", "fp16", 1, 20, 4.0, 3.9, 250.0)]
+
+    def two() -> list:
+        seen_before_step_two.extend(r["part"] for r in json.loads(out.read_text())["rows"])
+        raise RuntimeError("no EGL display")
+
+    rows = run_plan([Planned("frame", 1, "", one), Planned("loop", 1, "", two)], out)
+    assert seen_before_step_two == ["frame fp16 latency"]  # on disk before the next step started
+    written = json.loads(out.read_text())["rows"]
+    assert [r["part"] for r in written] == [r.part for r in rows] == ["frame fp16 latency", "loop"]
+    assert written[1]["note"] == "failed: RuntimeError: no EGL display"
+
+
+def test_our_weights_take_nvidias_names_exactly_as_the_loader_read_them(fixtures):
+    from realtime.bench import nvidia_state
+    from realtime.models.loading import read_checkpoint
+
+    converted = read_checkpoint(fixtures / "nvada_tiny.pkl")  # names: our key -> NVIDIA's key in the pickle
+    G = load_generator(fixtures / "nvada_tiny.pkl")
+    ours, theirs = G.state_dict(), nvidia_state(G)
+    assert set(converted.names.values()) <= set(theirs)
+    for key, their_key in converted.names.items():
+        assert torch.equal(theirs[their_key], ours[key]), key
+
+
+# ---- constants derived at load time ---------------------------------------------------------------
+
+
+def test_constants_derived_at_load_follow_an_edit_of_the_weights(fixtures):
+    G, fresh = load_generator(fixtures / "nvada_tiny.pkl"), load_generator(fixtures / "nvada_tiny.pkl")
+    ws = G.mapping(torch.randn(1, G.z_dim, generator=torch.Generator().manual_seed(0)))
+    with torch.no_grad():
+        before = G.synthesis(ws)
+        for g in (G, fresh):  # G has used its derived constants; fresh has only derived them at load
+            g.synthesis.blocks[1].conv1.noise_strength += 0.5
+            g.synthesis.blocks[2].conv0.weight.mul_(1.5)
+            g.synthesis.blocks[2].torgb.affine.bias.add_(0.25)
+        after = G.synthesis(ws)
+        assert not torch.equal(after, before)
+        assert torch.equal(after, fresh.synthesis(ws))
+        G.synthesis.blocks[1].conv1.noise_strength -= 0.5  # the way back gives the first picture back
+        G.synthesis.blocks[2].conv0.weight.div_(1.5)
+        G.synthesis.blocks[2].torgb.affine.bias.sub_(0.25)
+        assert torch.allclose(G.synthesis(ws), before, atol=1e-5)
+
+
+def test_the_goal_rows_are_read_off_measured_rows_only():
+    from realtime.bench import Row, goal_rows
+
+    ours = Row("frame throughput", "arch:ffhq-1024", "cuda:0", "fp16+graph", 1, 3, 4.0, 3.9, 250.0)
+    theirs = Row("frame nvidia throughput", "arch:ffhq-1024", "cuda:0", "fp16", 1, 3, 8.0, 7.9, 125.0)
+    refused = Row("frame nvidia", "arch:ffhq-1024", "cuda:0", "fp16", 1, 0, 0.0, 0.0, 0.0, "refused: ...")
+    assert [r.part for r in goal_rows([refused])] == []
+    assert [(r.part, r.note.endswith(": met")) for r in goal_rows([ours, refused])] == [("goal frames/s", True)]
+    ratio = goal_rows([ours, theirs])[1]
+    assert ratio.fps == 2.0 and ratio.note.endswith(": met")
+    assert goal_rows([ours, Row(**{**theirs.__dict__, "fps": 200.0})])[1].note.endswith("NOT met")
+
+
+REFERENCE = Path(os.environ.get("STYLEVJ_NVIDIA_REF", Path(__file__).parents[1] / ".ref" / "stylegan2-ada-pytorch"))
+
+
+@pytest.mark.skipif(not (REFERENCE / "training" / "networks.py").exists(),
+                    reason=f"no stylegan2-ada-pytorch checkout at {REFERENCE} (set STYLEVJ_NVIDIA_REF)")
+@pytest.mark.parametrize("source", ["nvada_tiny.pkl", "arch:ffhq-256"])
+def test_nvidias_own_generator_on_our_weights_draws_our_picture(fixtures, source):
+    """What `bench --reference` times is the same network: NVIDIA's code (imported from the
+    user's checkout, on CPU with its reference ops, fp32) draws our picture from our weights."""
+    from realtime.bench import nvidia_generator
+
+    from .conftest import rel_error
+
+    G = load_generator(fixtures / source if source.endswith(".pkl") else source)
+    theirs = nvidia_generator(REFERENCE, G)
+    ws = G.mapping(torch.randn(1, G.z_dim, generator=torch.Generator().manual_seed(0)), truncation_psi=0.7)
+    with torch.no_grad():
+        assert rel_error(G.synthesis(ws), theirs.synthesis(ws, noise_mode="const", force_fp32=True)) < 1e-4
+
+
+def test_a_generator_nvidia_cannot_build_is_refused_in_one_line(tmp_path):
+    from realtime.bench import nvidia_generator
+    from realtime.errors import StylevjError
+
+    with pytest.raises(StylevjError, match="not a stylegan2-ada-pytorch checkout"):
+        nvidia_generator(tmp_path, load_generator("demo"))
+
+
+# ---- on a CUDA GPU only (skipped here): the same contracts with real streams, events and graphs ----
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this machine)")
+
+
+def _frame_for(worker: GeneratorWorker, w: torch.Tensor, number: int):
+    worker.request(w, float(number))
+    assert _wait(lambda: worker.frames_done >= number)
+    frame = worker.latest()
+    assert frame.event is None or frame.event.query()  # published only once finished
+    return frame.pixels.cpu().numpy()
+
+
+@needs_cuda
+def test_cuda_graph_frames_equal_eager_frames(fixtures):
+    G = load_generator(fixtures / "nvada_tiny.pkl", device="cuda")  # its fp16 layers on
+    ws = [G.mapping(torch.randn(1, G.z_dim, generator=torch.Generator().manual_seed(s)).cuda())[0] for s in (1, 2)]
+    eager, graphed = GeneratorWorker(G, graphs=False).start(), GeneratorWorker(G).start()
+    try:
+        for n, w in enumerate(ws, start=1):
+            a, b = _frame_for(eager, w, n), _frame_for(graphed, w, n)
+            assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+        assert graphed.graph_replays == 2 and eager.graph_replays == 0 and graphed.errors == 0
+    finally:
+        eager.stop()
+        graphed.stop()
+
+
+@needs_cuda
+def test_cuda_wplus_freed_by_the_display_at_once_still_draws_its_own_frame(fixtures):
+    G = load_generator(fixtures / "nvada_tiny.pkl", device="cuda")
+    w = G.mapping(torch.randn(1, G.z_dim, generator=torch.Generator().manual_seed(3)).cuda())[0]
+    eager = GeneratorWorker(G, graphs=False).start()
+    try:
+        expected = _frame_for(eager, w.clone(), 1)
+    finally:
+        eager.stop()
+    worker = GeneratorWorker(G).start()
+    try:
+        for n in range(1, 6):
+            doomed = w.clone()  # made on the display's stream, dropped right after the request
+            worker.request(doomed, float(n))
+            del doomed
+            torch.full((8 * w.numel(),), float("nan"), device="cuda")  # reuses freed memory if it can
+            assert _wait(lambda n=n: worker.frames_done >= n)
+            assert np.abs(worker.latest().pixels.cpu().numpy().astype(int) - expected.astype(int)).max() <= 1
+    finally:
+        worker.stop()
+
+
+@needs_cuda
+def test_cuda_auto_upload_probes_interop_and_never_raises():
+    surface = HeadlessSurface((64, 64))
+    try:
+        sink, why = sink_choice.choose_sink("auto", surface.ctx, "cuda")
+        assert why.startswith(("interop:", "host copy:"))
+        frame = torch.zeros(16, 16, 4, dtype=torch.uint8, device="cuda")
+        sink.upload(frame)
+        sink.release()
+    finally:
+        surface.close()

@@ -47,8 +47,8 @@ class PageShow:
     """A headless show (64x64) of conftest's SHOW with its operator page, run by a ShowSession on
     a render thread of its own (the page is served while the show steps at about 60 Hz)."""
 
-    def __init__(self, G, folder: Path, host: str = "127.0.0.1") -> None:
-        self.G, self.folder, self.host = G, folder, host
+    def __init__(self, G, folder: Path, host: str = "127.0.0.1", text: str = SHOW) -> None:
+        self.G, self.folder, self.host, self.text = G, folder, host, text
         self.ready, self.stop_flag = threading.Event(), threading.Event()
         self.failure: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="test-show", daemon=True)
@@ -65,7 +65,7 @@ class PageShow:
         from realtime.show import Folders
 
         try:
-            (self.folder / "show.toml").write_text(SHOW)
+            (self.folder / "show.toml").write_text(self.text)
             overlays = build_overlays(OverlaySettings())
             show = build_show(self.G, load_preset(self.folder / "show.toml"), HeadlessSurface((64, 64)), upload="host",
                               folders=Folders.beside(self.folder), overlays=overlays.panels)
@@ -242,6 +242,146 @@ def test_a_second_page_sees_the_first_ones_changes_and_a_reload_catches_up(live,
              "the reloaded page")
     assert css(second, "#play")[0].text == "Play"
     wait_for(lambda: live.page.clients == 2, "two pages connected")
+
+
+def pictures_on(driver) -> list[str]:
+    """The data: URLs of the strip's keyframe pictures ("" for a card whose picture is not there yet)."""
+    return [e.get_attribute("src") or "" for e in css(driver, ".kf img.picture")]
+
+
+@needs_chromium
+def test_each_keyframe_gets_its_picture_in_the_strip_made_once(live, browser):
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    driver = browser()
+    open_page(driver, live)
+    css(driver, "#seed")[0].send_keys("42")
+    css(driver, "#add-seed")[0].click()
+    wait_for(lambda: live.sources() == ["seed:1", "seed:2", "seed:3", "seed:42"], "the seed keyframe in the show")
+    urls = wait_for(lambda: (lambda u: u if len(u) == 4 and all(x.startswith("data:image/jpeg;base64,") for x in u) else None)(
+        pictures_on(driver)), "every keyframe's picture in the strip")
+    assert len(set(urls)) == 4  # each keyframe its own picture
+    img = css(driver, ".kf img.picture")[3]
+    assert driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) > 0  # it decoded
+    pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(urls[3].split(",", 1)[1]))).convert("RGB"))
+    assert max(pixels.shape[:2]) <= 96 and pixels.std() > 5 and pixels.max() > 40  # a picture, not a blank
+    pictures = live.show.keyframe_pictures
+    assert pictures.made == 4 and pictures.cost_ms > 0
+    number = live.state().keyframe_pictures[3].number
+
+    # a rename or a move keeps the keyframe's W+, so its picture is not made again
+    css(driver, ".kf")[3].click()
+    field = css(driver, "#kf-name")[0]
+    field.clear()
+    field.send_keys("the answer")
+    css(driver, "#kf-rename")[0].click()
+    wait_for(lambda: names_on(driver)[3] == "the answer" and pictures_on(driver)[3] == urls[3], "the renamed card, same picture")
+    assert live.state().keyframe_pictures[3].number == number and pictures.made == 4
+    assert live.state().commands.failed == 0
+
+
+@needs_chromium
+def test_a_keyframe_file_in_the_keyframes_folder_is_listed_and_added(live, browser):
+    from selenium.webdriver.support.select import Select
+
+    from realtime.latent import keyframe_from_seed, save_keyframe
+
+    driver = browser()
+    open_page(driver, live)
+    assert [o.get_attribute("value") for o in css(driver, "#kf-files option")] == [""]  # none yet
+    (live.folder / "keyframes").mkdir()
+    save_keyframe(keyframe_from_seed(live.G, 9, name="nine"), live.folder / "keyframes" / "nine.safetensors")
+    (live.folder / "keyframes" / "notes.txt").write_text("not a keyframe")
+    wait_for(lambda: [o.get_attribute("value") for o in css(driver, "#kf-files option")] == ["nine.safetensors"],
+             "the keyframe file listed on the page (and nothing else)")
+    Select(css(driver, "#kf-files")[0]).select_by_value("nine.safetensors")
+    css(driver, "#add-file")[0].click()
+    wait_for(lambda: len(live.sources()) == 4 and live.sources()[3].endswith("nine.safetensors"), "the file's keyframe in the show")
+    assert live.sources()[3].startswith("file:")
+    wait_for(lambda: names_on(driver)[3:] == ["nine"] and pictures_on(driver)[3].startswith("data:image/jpeg"),
+             "the file's card with its picture")
+    assert live.state().commands.failed == 0
+
+
+def test_keyframe_pictures_are_made_once_per_w_plus_and_hold_no_command(demo):
+    import dataclasses
+
+    from realtime.latent import keyframe_from_seed
+    from realtime.show.loader import Loader
+    from realtime.show.thumbnail import KEYFRAME_PICTURE_SIZE, KeyframePictures, render_keyframe
+
+    one, two = keyframe_from_seed(demo, 1), keyframe_from_seed(demo, 2)
+    pictures = KeyframePictures(jobs=1)
+    assert pictures.wanted([one, two, one]) == [one.w]  # one on the way at a time
+    pictures.asked(one.w)
+    assert pictures.wanted([one, two]) == []
+    pixels = render_keyframe(demo, one.w)
+    assert max(pixels.shape[:2]) == KEYFRAME_PICTURE_SIZE and not pixels.flags.writeable and pixels.std() > 5
+    made = pictures.store(one.w, pixels, 1.0)
+    renamed = dataclasses.replace(one, name="renamed")  # the same W+: the same picture
+    assert pictures.all_of([renamed, two]) == (made, None)
+    assert pictures.wanted([renamed, two]) == [two.w]
+    pictures.wanted([two])  # `one` left the path: its picture is forgotten
+    assert pictures.of(one.w) is None
+
+    loader = Loader(failed=lambda reason: reason)
+    gate = threading.Event()
+    loader.load(lambda: "picture" if gate.wait(30) else "late", "page", hold=False)
+    assert loader.pending == 0  # a picture on the way holds no command
+    loader.load(lambda: "file", "osc")
+    assert loader.pending == 1
+    loader.start()
+    try:
+        gate.set()
+        done: list = []
+        wait_for(lambda: done.extend(loader.finished()) or len(done) == 2, "both jobs")
+        assert done == [("picture", "page"), ("file", "osc")] and loader.pending == 0
+    finally:
+        loader.stop()
+
+
+CONTROLS = SHOW + """
+[[controls]]
+name = "spin"
+bend = "rotate"
+resolution = 16
+range = [-180, 180]
+slew = 0
+"""
+
+
+@needs_chromium
+def test_the_presets_controls_are_sliders_and_the_music_a_meter(demo, tmp_path, browser):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    live = PageShow(demo, tmp_path, text=CONTROLS)
+    try:
+        driver = browser()
+        open_page(driver, live)
+        slider = wait_for(lambda: css(driver, "input[data-control=spin]")[0], "the control's slider")
+        assert (float(slider.get_attribute("min")), float(slider.get_attribute("max"))) == (-180, 180)  # the state's range
+        spin = lambda: next(k for k in live.state().controls if k.name == "spin")  # noqa: E731
+        assert spin().value == 0.0
+        ActionChains(driver).move_to_element_with_offset(slider, slider.size["width"] // 4, 0).click().perform()
+        value = wait_for(lambda: spin().value if spin().value > 0 else None, "the control turned by the slider")
+        assert value < 180
+        wait_for(lambda: float(css(driver, "input[data-control-value=spin]")[0].get_attribute("value"))
+                 == pytest.approx(value, rel=1e-3), "the control's number on the page")
+
+        assert not css(driver, "#music")[0].is_displayed()  # no audio: no meter
+        live.show.submit(c.SetAudioSource("file song.wav"))
+        live.show.submit(c.AudioHeard(level=0.5, low=0.25, bpm=120.0))
+        wait_for(lambda: css(driver, "#music")[0].is_displayed()
+                 and float(css(driver, "meter[data-audio=level]")[0].get_attribute("value")) == 0.5
+                 and float(css(driver, "meter[data-audio=low]")[0].get_attribute("value")) == 0.25, "the music's meter")
+        assert "song.wav" in css(driver, "#music-source")[0].text and "120.0 bpm" in css(driver, "#drive")[0].text
+        assert live.state().commands.failed == 0
+    finally:
+        live.close()
 
 
 # ---- safety: token, host, origin, folders (plain clients) -------------------------------------------

@@ -152,6 +152,8 @@ _PATTERNED: tuple[Address, ...] = tuple(a for a in ADDRESSES if a.bound)
 NOT_OVER_OSC: dict[type[Command], str] = {
     c.Quit: "a stop needs the stage keys",
     c.SetThumbnails: "the operator page's picture feed (OSC carries no pictures back)",
+    c.MakeKeyframePictures: "the operator page's keyframe pictures (OSC carries no pictures back)",
+    c.KeyframePictureMade: "made by the show's loader from a keyframe's W+ (the operator page's strip)",
     c.InsertKeyframe: "made by the show's loader from a checked file (keyframe/add/file)",
     c.ReplaceWith: "made by the show's loader from a checked file (keyframe/replace)",
     c.PresetLoaded: "made by the show's loader from a checked preset (preset/load)",

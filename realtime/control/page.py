@@ -13,7 +13,9 @@ read on this server's thread (`board.wait_newer`), sent to every page at most `P
 second as the JSON keys that changed (the whole state when a page connects, so a page that
 reconnects catches up and several pages stay in sync). While a page is connected the show
 publishes a small copy of the frame on screen a few times a second (`SetThumbnails`,
-show/thumbnail.py); this thread encodes it as JPEG and sends it as a binary message.
+show/thumbnail.py); this thread encodes it as JPEG and sends it as a binary message. Keyframes
+without a picture are asked for with `MakeKeyframePictures` (the show's loader renders each once);
+this thread encodes each picture once (JPEG, a data: URL in the state's "pictures", by number).
 
 Safety (the same rules as OSC): values are checked when the command is made; file names go to
 commands that resolve them only inside the presets and keyframes folders; only the page's own
@@ -26,6 +28,7 @@ and counted. No command on the page stops the show (`Quit` is not in `PAGE_COMMA
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import hmac
 import io
@@ -45,7 +48,7 @@ from ..checks import CheckError, check_of
 from ..errors import StylevjError
 from ..show import Command, Folders, ShowState, StateBoard
 from ..show import commands as c
-from ..show.thumbnail import THUMBNAIL_SIZE
+from ..show.thumbnail import KEYFRAME_PICTURE_SIZE, THUMBNAIL_SIZE
 
 log = logging.getLogger(__name__)
 _wire_log = logging.getLogger(__name__ + ".wire")  # websockets' own lines: every request at INFO is noise on stage
@@ -65,12 +68,13 @@ COOKIE = "stylevj_token"
 JPEG_QUALITY = 75
 
 # What the page may send (nothing else is made from a page's message; no Quit: a stop needs the
-# stage keys). Sliders read their ranges from these commands' checked fields.
+# stage keys). Sliders read their ranges from these commands' checked fields; the preset's controls
+# (SetControl) read theirs from the state, where each control carries its own range.
 PAGE_COMMANDS: tuple[type[Command], ...] = (
     c.Play, c.Pause, c.TogglePause, c.SetSpeed, c.Goto, c.GotoKeyframe, c.AddSeedKeyframe, c.AddFileKeyframe,
     c.AddCurrentKeyframe, c.RemoveKeyframe, c.MoveKeyframe, c.RenameKeyframe, c.SetTruncation, c.SetSpline,
     c.SetAlpha, c.SetConstantSpeed, c.SetPanel, c.SetOverlayOpacity, c.ToggleOverlay, c.LoadPreset, c.SavePreset,
-    c.StartRecording, c.StopRecording, c.Snapshot,
+    c.StartRecording, c.StopRecording, c.Snapshot, c.SetControl,
 )
 PAGE_TABLE: dict[str, type[Command]] = {cls.__name__: cls for cls in PAGE_COMMANDS}
 
@@ -221,6 +225,8 @@ class PageCounters:
     rejected: int = 0  # messages that could not become a command
     thumbnails: int = 0  # JPEGs encoded
     jpeg_ms: float = 0.0  # encoding time, all told
+    pictures: int = 0  # keyframe pictures encoded (each once)
+    pictures_ms: float = 0.0
 
 
 @dataclass(eq=False)
@@ -258,6 +264,7 @@ class PageServer:
         self._numbers = 0
         self._state: dict = {}
         self._jpeg: tuple[int, bytes] | None = None
+        self._pictures: dict[int, str] = {}  # keyframe picture number -> JPEG data: URL
         self._errors: deque[dict] = deque(maxlen=ERRORS_KEPT)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -467,6 +474,8 @@ class PageServer:
         extras: dict = {}
         files_at = telemetry_at = -math.inf
         thumbnail_seen = -1
+        pictures_asked: tuple = ()
+        pictures_at = -math.inf
         while True:
             state = await loop.run_in_executor(None, self._board.wait_newer, serial, 0.25)
             if state is None:
@@ -493,6 +502,12 @@ class PageServer:
             if self._telemetry is not None and now - telemetry_at >= TELEMETRY_EVERY_S:
                 telemetry_at = now
                 extras["telemetry"] = _telemetry_json(self._telemetry())
+            if self._clients and None in state.keyframe_pictures:  # ask again when the path changed, or now and then
+                asking = tuple((id(k.w), p and p.number) for k, p in zip(state.keyframes, state.keyframe_pictures))
+                if asking != pictures_asked or now - pictures_at >= FILES_EVERY_S:
+                    pictures_asked, pictures_at = asking, now
+                    self._submit(c.MakeKeyframePictures(), ("page", 0))
+            await self._encode_pictures(state, loop)
             self._state = self.page_state(state, fps, extras)
             thumbnail = state.thumbnail
             if thumbnail is not None and (self._jpeg is None or self._jpeg[0] != thumbnail.serial) and self._clients:
@@ -503,6 +518,19 @@ class PageServer:
                 self._jpeg = (thumbnail.serial, data)
             for client in self._clients:
                 client.wake.set()
+
+    async def _encode_pictures(self, state: ShowState, loop: asyncio.AbstractEventLoop) -> None:
+        """JPEG data: URLs of the keyframes' pictures, each encoded once; those gone are dropped."""
+        numbers = {p.number for p in state.keyframe_pictures if p is not None and p.pixels is not None}
+        for picture in state.keyframe_pictures:
+            if picture is not None and picture.pixels is not None and picture.number not in self._pictures:
+                started = time.perf_counter()
+                data = await loop.run_in_executor(None, encode_jpeg, picture.pixels, KEYFRAME_PICTURE_SIZE)
+                self.counters.pictures += 1
+                self.counters.pictures_ms += (time.perf_counter() - started) * 1000
+                self._pictures[picture.number] = "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
+        for number in set(self._pictures) - numbers:
+            del self._pictures[number]
 
     def _event(self, event) -> None:
         origin = event.origin
@@ -519,6 +547,9 @@ class PageServer:
     def page_state(self, state: ShowState, fps: dict, extras: dict) -> dict:
         """What the page shows: the show's JSON state plus rates, recent errors and counters."""
         out = state.to_json()
+        for entry, picture in zip(out["keyframes"], state.keyframe_pictures):
+            entry["picture"] = picture.number if picture is not None and picture.number in self._pictures else None
+        out["pictures"] = {str(n): url for n, url in self._pictures.items()}
         out["opacity"] = state.panels[0].opacity if state.panels else None
         out["fps"] = fps
         out["errors"] = list(self._errors)

@@ -6,7 +6,9 @@ launch. A graph reads and writes fixed addresses: it reads the worker's own W+ b
 which the worker fills before each replay) and writes `pixels` and `sane`, which the worker
 copies or reads after each replay. The worker captures on its own stream and falls back to eager
 synthesis, with one log line, if capture fails (graphs.py only captures; the decision is the
-worker's).
+worker's). A graph also holds the addresses of the layers' derived constants (models/layers.py),
+so the weights must not change while it lives; in a show they never do (the worker recaptures
+when the generator, its noise mode or its precision changes).
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from ..presets import Preset
 from .commands import Command, CommandQueue, Folders, LoadFailed
 from .loader import Loader
 from .state import EVENTS_KEPT, AudioState, CommandCounts, Event, PanelState, ShowState, StateBoard
-from .thumbnail import Thumbnail, ThumbnailTap
+from .thumbnail import KeyframePictures, Thumbnail, ThumbnailTap
 from .worker import Frame, GeneratorWorker
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -78,6 +78,7 @@ class Show:
         self.thumbnails = False  # SetThumbnails: publish a small copy of the frame (a page is watching)
         self.audio = AudioState()  # what the audio adapter reports (SetAudioSource, AudioHeard)
         self.thumbnail_tap = ThumbnailTap()
+        self.keyframe_pictures = KeyframePictures()  # MakeKeyframePictures: the page's strip
         self._thumbnail: Thumbnail | None = None
         self.loader = Loader(LoadFailed)  # its thread is started by the session
         self.stats = ShowStats()
@@ -114,10 +115,11 @@ class Show:
     def now(self) -> float:
         return self.clock()
 
-    def load_later(self, job: Callable[[], Command]) -> None:
+    def load_later(self, job: Callable[[], Command], hold: bool = True) -> None:
         """Read files off the render thread; the job's command is applied at a later frame
-        boundary, before any waiting command, addressed like the command being applied."""
-        self.loader.load(job, self._origin)
+        boundary, before any waiting command, addressed like the command being applied.
+        `hold=False`: later commands do not wait for it (a keyframe's picture)."""
+        self.loader.load(job, self._origin, hold)
 
     def stop(self) -> None:
         self._quit = True
@@ -266,6 +268,7 @@ class Show:
             preset=self.preset, commands=CommandCounts(self._applied, self._failed, q.coalesced, q.dropped),
             drive=p.drive, audio=self.audio, controls=p.controls.readings(),
             events=tuple(self._events), thumbnail=self._thumbnail,
+            keyframe_pictures=self.keyframe_pictures.all_of(p.keyframes),
         )
 
     # ---- running ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Hashable
 from ..latent import Drive, Keyframe, PathSettings, StyleMix
 from ..latent.controls import ControlReading
 from ..presets import Preset
-from .thumbnail import Thumbnail
+from .thumbnail import KeyframePicture, Thumbnail
 
 EVENTS_KEPT = 256
 
@@ -106,6 +106,7 @@ class ShowState:
     audio: AudioState = AudioState()
     events: tuple[Event, ...] = field(default=(), repr=False)
     thumbnail: Thumbnail | None = field(default=None, repr=False)  # while SetThumbnails is on (the page)
+    keyframe_pictures: tuple[KeyframePicture | None, ...] = field(default=(), repr=False)  # beside `keyframes` (MakeKeyframePictures)
 
     def events_after(self, serial: int) -> list[Event]:
         """The events newer than `serial` (what a reader has not seen yet)."""

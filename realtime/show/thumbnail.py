@@ -8,12 +8,22 @@ finished" event: the stage never waits, and the copy is picked up on a later ref
 own event says it is done. On the CPU it only takes every n-th pixel (a copy of under twice
 the size a side); the page thread finishes the downscale. The
 `Thumbnail` rides in the next `ShowState`; the page thread resizes and encodes it (JPEG).
+
+Keyframe pictures (the page's strip): the page asks with `MakeKeyframePictures`; the show hands
+each keyframe without a picture to its loader thread (`hold=False`: no command waits for it),
+which renders its W+ alone (no bends, no controls) through `G.synthesis`, batch 1, and area-
+averages it to `KEYFRAME_PICTURE_SIZE` (`render_keyframe`). `KeyframePictures` (render thread)
+keeps one per keyframe W+ tensor, so each is made once (a rename or a move keeps it); the state
+carries them beside the keyframes, and the page thread encodes each one once (JPEG).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
+import weakref
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -21,6 +31,9 @@ import torch.nn.functional as F
 
 THUMBNAIL_HZ = 4.0
 THUMBNAIL_SIZE = 192  # pixels on the long side, at most
+KEYFRAME_PICTURE_SIZE = 96  # a keyframe's picture in the strip, pixels on the long side
+KEYFRAME_JOBS = 1  # keyframe pictures on the loader's queue at once: a file load waits for one at most
+                   # (about 3 s for a 1024 px generator on two CPU cores; a few ms on a GPU)
 
 
 @dataclass(frozen=True)
@@ -103,3 +116,84 @@ class ThumbnailTap:
         pixels = host.numpy().copy() if isinstance(host, torch.Tensor) else host
         pixels.flags.writeable = False
         return Thumbnail(self.taken, number, pixels)
+
+
+# ---- keyframe pictures (the page's strip) ---------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class KeyframePicture:
+    """A keyframe's small picture: RGB8 [h, w, 3] (read-only), or None if making it failed (not
+    tried again); `number` is new for each picture made (the page caches its JPEG by it)."""
+
+    number: int
+    pixels: np.ndarray | None
+    cost_ms: float  # loader-thread time it took
+
+
+@torch.no_grad()
+def render_keyframe(G, w: torch.Tensor, size: int = KEYFRAME_PICTURE_SIZE) -> np.ndarray:
+    """A keyframe's W+ [num_ws, w_dim] through `G.synthesis` (batch 1, const noise, no bends) as
+    RGB8 [h, w, 3] at most `size` a side (area average). Off the render thread (the loader): on
+    CUDA it runs on a stream of its own and waits only for that stream."""
+    from ..images import to_pixels
+
+    stream = torch.cuda.Stream(w.device) if w.is_cuda else None
+    if stream is not None:
+        stream.wait_stream(torch.cuda.current_stream(w.device))  # the W+ was made on the render thread's stream
+    with torch.cuda.stream(stream) if stream is not None else contextlib.nullcontext():
+        img = G.synthesis(w.to(G.device, torch.float32).unsqueeze(0), noise_mode="const")
+        small = shrink(to_pixels(img[0]), size)
+        pixels = small.cpu().numpy()
+    pixels.flags.writeable = False
+    return pixels
+
+
+class KeyframePictures:
+    """Each keyframe's picture, made once per keyframe W+ (render thread only; see module doc).
+
+    Keyed by the identity of the keyframe's W+ tensor (never changed in place; kept by renames
+    and moves), checked through a weak reference so a freed tensor's id never finds another's
+    picture. Pictures of keyframes that left the path are forgotten."""
+
+    def __init__(self, jobs: int = KEYFRAME_JOBS) -> None:
+        self.jobs = jobs
+        self.made = 0  # pictures made, all told (each keyframe once)
+        self.cost_ms = 0.0  # loader-thread time they took, all told
+        self._pictures: dict[int, tuple[weakref.ref, KeyframePicture]] = {}
+        self._asked: dict[int, weakref.ref] = {}
+
+    def of(self, w: torch.Tensor) -> KeyframePicture | None:
+        entry = self._pictures.get(id(w))
+        return entry[1] if entry is not None and entry[0]() is w else None
+
+    def all_of(self, keyframes: Sequence) -> tuple[KeyframePicture | None, ...]:
+        """The pictures of these keyframes, in order (None: none yet)."""
+        return tuple(self.of(k.w) for k in keyframes) if self._pictures else (None,) * len(keyframes)
+
+    def wanted(self, keyframes: Sequence) -> list[torch.Tensor]:
+        """W+ tensors of keyframes with no picture and none on the way (at most `jobs` on the way)."""
+        live = {id(k.w) for k in keyframes}
+        for key in [key for key, (ref, _) in self._pictures.items() if key not in live or ref() is None]:
+            del self._pictures[key]
+        for key in [key for key, ref in self._asked.items() if ref() is None]:
+            del self._asked[key]
+        out: list[torch.Tensor] = []
+        for k in keyframes:
+            if len(self._asked) + len(out) >= self.jobs:
+                break
+            asked = self._asked.get(id(k.w))
+            if self.of(k.w) is None and (asked is None or asked() is not k.w) and all(w is not k.w for w in out):
+                out.append(k.w)
+        return out
+
+    def asked(self, w: torch.Tensor) -> None:
+        self._asked[id(w)] = weakref.ref(w)
+
+    def store(self, w: torch.Tensor, pixels: np.ndarray | None, cost_ms: float) -> KeyframePicture:
+        self._asked.pop(id(w), None)
+        self.made += 1
+        self.cost_ms += cost_ms
+        picture = KeyframePicture(self.made, pixels, cost_ms)
+        self._pictures[id(w)] = (weakref.ref(w), picture)
+        return picture

@@ -123,7 +123,9 @@ function render(keys) {
   if (!hello) return;
   const has = (k) => keys.includes(k);
   for (const row of document.querySelectorAll(".slider")) if (has(row.dataset.state)) row._show(state[row.dataset.state]);
-  if (has("keyframes")) renderStrip();
+  if (has("controls")) renderControls();
+  if (has("audio") || has("drive")) renderMusic();
+  if (has("keyframes") || has("pictures")) renderStrip();
   if (has("position") || has("keyframes") || has("closed")) renderPosition();
   if (has("paused")) $("#play").textContent = state.paused ? "Play" : "Pause";
   if (has("spline") && !busy($("#spline"))) $("#spline").value = state.spline;
@@ -157,6 +159,87 @@ function render(keys) {
   renderStatus();
 }
 
+// ---- the preset's controls (SetControl; each range comes with it in the state) and the music -----
+
+let controlsShape = "";  // the names and ranges the rows were built for
+
+function renderControls() {
+  const controls = state.controls || {};
+  const names = Object.keys(controls);
+  const shape = JSON.stringify(names.map((n) => [n, controls[n].range]));
+  const box = $("#controls");
+  if (shape !== controlsShape) {
+    controlsShape = shape;
+    box.textContent = "";
+    for (const name of names) box.appendChild(controlRow(name, controls[name]));
+  }
+  $("#controls-title").hidden = !names.length;
+  for (const row of box.querySelectorAll(".slider")) row._show(controls[row.dataset.control]);
+}
+
+function controlRow(name, control) {
+  const [lo, hi] = control.range;
+  const row = document.createElement("div");
+  row.className = "slider";
+  row.dataset.control = name;
+  const label = document.createElement("label");
+  label.textContent = name;
+  label.title = control.kind;
+  const range = document.createElement("input");
+  Object.assign(range, { type: "range", min: lo, max: hi, step: (hi - lo) / 1000 });
+  range.dataset.control = name;
+  const number = document.createElement("input");
+  Object.assign(number, { type: "number", min: lo, max: hi, step: "any" });
+  number.dataset.controlValue = name;
+  range.addEventListener("input", () => {
+    touched(range);
+    const value = Number(Number(range.value).toPrecision(4));
+    number.value = value;
+    send("SetControl", { name, value });
+  });
+  number.addEventListener("change", () => {
+    touched(range);
+    range.value = number.value;
+    send("SetControl", { name, value: Number(number.value) });
+  });
+  row._show = (c) => {
+    if (!c) return;
+    if (!busy(range)) range.value = c.value;
+    if (!busy(number)) number.value = Number(c.value.toPrecision(4));
+    range.title = "now " + Number(c.current.toPrecision(4));
+  };
+  row.append(label, range, number);
+  return row;
+}
+
+const FEATURES = ["level", "onset", "low", "mid", "high", "beat_phase"];  // the audio state's 0..1 features
+
+function renderMusic() {
+  const a = state.audio, d = state.drive;
+  const box = $("#music");
+  if (!a) { box.hidden = true; return; }
+  const driven = d && (d.speed || d.truncation || d.segments !== null);
+  box.hidden = !(a.source || a.problem || driven);
+  $("#music-source").textContent = a.problem ? "no audio: " + a.problem : a.source;
+  const meters = $("#meters");
+  if (!meters.children.length) {
+    for (const f of FEATURES) {
+      const label = document.createElement("label");
+      const meter = document.createElement("meter");
+      Object.assign(meter, { min: 0, max: 1 });
+      meter.dataset.audio = f;
+      label.append(f.replace("_", " "), meter);
+      meters.appendChild(label);
+    }
+  }
+  for (const meter of meters.querySelectorAll("meter")) meter.value = a[meter.dataset.audio] || 0;
+  const parts = [];
+  if (a.bpm) parts.push(a.bpm.toFixed(1) + " bpm, beat " + a.beat);
+  if (d) parts.push("drive: speed +" + d.speed.toFixed(3) + ", truncation " + (d.truncation >= 0 ? "+" : "") + d.truncation.toFixed(3)
+                    + (d.segments !== null ? ", on the beat" : ""));
+  $("#drive").textContent = parts.join(" · ");
+}
+
 function fill(select, names, empty) {
   const keep = select.value;
   select.textContent = "";
@@ -165,8 +248,29 @@ function fill(select, names, empty) {
   if (names.includes(keep)) select.value = keep;
 }
 
+let stripShape = "";  // the names and sources the cards were built for
+
+function pictureOf(kf) {
+  return kf.picture !== null && kf.picture !== undefined && state.pictures ? state.pictures[kf.picture] || null : null;
+}
+
+function showPictures() {  // in place: a picture that arrives never rebuilds a card (a drag goes on)
+  const cards = document.querySelectorAll(".kf");
+  state.keyframes.forEach((kf, i) => {
+    const img = cards[i] && cards[i].querySelector(".picture");
+    const url = pictureOf(kf);
+    if (!img) return;
+    if (url && img.getAttribute("src") !== url) img.src = url;
+    if (!url) img.removeAttribute("src");
+    img.classList.toggle("pending", !url);
+  });
+}
+
 function renderStrip() {
   const strip = $("#strip");
+  const shape = JSON.stringify(state.keyframes.map((kf) => [kf.name, kf.source]));
+  if (shape === stripShape && document.querySelectorAll(".kf").length === state.keyframes.length) { showPictures(); return; }
+  stripShape = shape;
   strip.querySelectorAll(".kf").forEach((el) => el.remove());
   state.keyframes.forEach((kf, i) => {
     const card = document.createElement("div");
@@ -184,7 +288,12 @@ function renderStrip() {
     name.textContent = kf.name;
     const source = document.createElement("small");
     source.textContent = kf.source;
-    card.append(grip, num, name, source);
+    const picture = document.createElement("img");  // the keyframe's picture, once the show made it
+    picture.className = "picture";
+    picture.alt = "";
+    const url = pictureOf(kf);
+    if (url) picture.src = url; else picture.classList.add("pending");
+    card.append(grip, num, name, picture, source);
     card.addEventListener("click", (e) => { if (e.target !== grip) { select(i); send("GotoKeyframe", { index: i }); } });
     grip.addEventListener("pointerdown", (e) => startDrag(e, i, card, grip));
     strip.insertBefore(card, $("#marker"));

@@ -26,14 +26,15 @@ from .transport import Goto, GotoKeyframe, Nudge, Pause, Play, Quit, ScaleSpeed,
 from .look import MixOff, SetAlpha, SetConstantSpeed, SetMix, SetNoise, SetOverlayOpacity, SetPanel, SetSpline, SetTruncation, ToggleOverlay
 from .keyframes import AddCurrentKeyframe, AddFileKeyframe, AddSeedKeyframe, ClearKeyframes, InsertKeyframe, MoveKeyframe, RemoveKeyframe, RenameKeyframe, ReplaceKeyframe, ReplaceWith
 from .presets import LoadFailed, LoadPreset, PresetLoaded, SavePreset
-from .outputs import ReportState, SetThumbnails, Snapshot, StartRecording, StopRecording, ToggleRecording
+from .outputs import KeyframePictureMade, MakeKeyframePictures, ReportState, SetThumbnails, Snapshot, StartRecording, StopRecording, ToggleRecording
 from .controls import AddControl, InstallControl, SetControl, SetControlUnit
 from .music import AudioHeard, BPM, LINE, SetAudioDrive, SetAudioSource, SetBpm, Tap, UNIT
 
 __all__ = [
     "AddControl", "AddCurrentKeyframe", "AddFileKeyframe", "AddSeedKeyframe", "AudioHeard", "BPM",
     "ClearKeyframes", "Command", "CommandError", "CommandQueue", "Folders", "Goto", "GotoKeyframe", "INDEX",
-    "InsertKeyframe", "InstallControl", "LINE", "LoadFailed", "LoadPreset", "MixOff", "MoveKeyframe", "NUDGE",
+    "InsertKeyframe", "InstallControl", "KeyframePictureMade", "MakeKeyframePictures",
+    "LINE", "LoadFailed", "LoadPreset", "MixOff", "MoveKeyframe", "NUDGE",
     "Nudge", "ON", "OPACITY", "PANEL_NAMES", "PSI", "Pause", "Pending", "Play", "PresetLoaded", "QueueCounts",
     "Quit", "RemoveKeyframe", "RenameKeyframe", "ReplaceKeyframe", "ReplaceWith", "ReportState", "SEED",
     "SPEED_STEP", "SavePreset", "ScaleSpeed", "SetAlpha", "SetAudioDrive", "SetAudioSource", "SetBpm",

@@ -19,6 +19,7 @@ from ...presets import Preset, default_preset_path, user_presets_dir
 if TYPE_CHECKING:  # pragma: no cover
     from ...record.recorder import LiveRecorder
     from ..state import AudioState
+    from ..thumbnail import KeyframePictures
     from ..worker import GeneratorWorker
 
 log = logging.getLogger(__name__)
@@ -83,10 +84,11 @@ class Stage(Protocol):
     recorder: LiveRecorder | None
     surface: Any
     thumbnails: bool  # publish a small copy of the frame on screen (SetThumbnails)
+    keyframe_pictures: KeyframePictures  # each keyframe's small picture, made by the loader (MakeKeyframePictures)
     audio: AudioState  # what the audio adapter last reported (SetAudioSource, AudioHeard)
 
     def emit(self, name: str, *args: object) -> None: ...
-    def load_later(self, job: Callable[[], Command]) -> None: ...
+    def load_later(self, job: Callable[[], Command], hold: bool = True) -> None: ...
     def request_snapshot(self, path: Path | None = None) -> None: ...
     def stop(self) -> None: ...
     def now(self) -> float: ...

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 
+import numpy as np
+import torch
+
 from ...checks import OPTIONAL_TEXT, checked
+from ...errors import StylevjError
+from ..thumbnail import render_keyframe
 from .base import ON, Command, CommandError, Stage
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -80,3 +89,44 @@ class SetThumbnails(Command):
 
     def apply(self, show: Stage) -> None:
         show.thumbnails = self.on
+
+
+@dataclass(frozen=True)
+class MakeKeyframePictures(Command):
+    """make the small pictures of the keyframes that have none, off the render thread (the page's strip)"""
+
+    coalesce = True
+    edits = False
+
+    def apply(self, show: Stage) -> None:
+        G = show.worker.G
+        for w in show.keyframe_pictures.wanted(show.player.keyframes):
+            try:
+                show.load_later(lambda w=w: _picture(G, w), hold=False)
+            except StylevjError:  # the loader's queue is full: the page asks again later
+                break
+            show.keyframe_pictures.asked(w)
+
+
+def _picture(G, w: torch.Tensor) -> Command:
+    """The loader's job: one keyframe's picture (a failure is logged once and not tried again)."""
+    started = time.perf_counter()
+    try:
+        pixels = render_keyframe(G, w)
+    except (RuntimeError, ValueError, MemoryError) as exc:
+        log.warning("a keyframe's picture failed: %s", exc)
+        pixels = None
+    return KeyframePictureMade(w, pixels, (time.perf_counter() - started) * 1000)
+
+
+@dataclass(frozen=True)
+class KeyframePictureMade(Command):
+    """a keyframe's picture, made by the loader (made by MakeKeyframePictures, never sent)"""
+
+    edits = False
+    w: torch.Tensor
+    pixels: np.ndarray | None
+    cost_ms: float
+
+    def apply(self, show: Stage) -> None:
+        show.keyframe_pictures.store(self.w, self.pixels, self.cost_ms)
