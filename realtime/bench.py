@@ -29,8 +29,6 @@ from .models import load_generator
 
 log = logging.getLogger(__name__)
 
-from .choices import BENCH_SOURCES as DEFAULT_SOURCES  # noqa: E402 - defined once for the CLI too
-
 
 @dataclass
 class Row:

@@ -161,10 +161,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     preset = load_preset(args.preset or default_preset_path())
     clip = track = None
     if args.audio:  # read before the model loads: a bad file is one line, at once
-        from .audio import read_audio
         from .audio.soundtrack import read_soundtrack
 
-        clip, track = read_audio(args.audio), read_soundtrack(args.audio)
+        track = read_soundtrack(args.audio)  # refuses an empty or silent file with the reason
+        clip = track.clip()
     out = output_path(args.out, args.format, args.force)
     overlays = build_overlays(preset.overlay, None if args.overlay is None else parse_panels(args.overlay),
                               args.font, preset.base_dir)

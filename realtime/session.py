@@ -259,7 +259,7 @@ def build_audio(show: Show, audio: str | None, audio_in: str | None, output: boo
     starts here. A file that cannot be used is one log line: the show runs without audio."""
     if audio is None and audio_in is None:
         return None
-    from .audio import AudioError, AudioListener, DeviceInput, read_audio
+    from .audio import AudioError, AudioListener, DeviceInput
     from .audio.drive import AudioDriver, FilePlayer
     from .audio.soundtrack import read_soundtrack
 
@@ -267,8 +267,7 @@ def build_audio(show: Show, audio: str | None, audio_in: str | None, output: boo
     if audio_in is not None:
         return AudioDriver(show.submit, show.board, listener, DeviceInput(listener.feed, audio_in), f"input {audio_in}")
     try:
-        read_audio(audio)  # refuses a silent or empty file with the reason
-        player = FilePlayer(read_soundtrack(audio), listener.feed, output=output)
+        player = FilePlayer(read_soundtrack(audio), listener.feed, output=output)  # refuses a silent or empty file
     except AudioError as exc:
         return AudioDriver(show.submit, show.board, listener, None, f"file {audio}", problem=f"{exc}; the show goes on without audio")
     return AudioDriver(show.submit, show.board, listener, player, f"file {Path(audio).name}")

@@ -38,6 +38,18 @@ class AudioClip:
         return frames_covering(len(self.samples), fps, self.sample_rate)
 
 
+def check_audible(samples: np.ndarray, path: Path) -> float:
+    """The peak of decoded samples, or an AudioFileError naming the file: none, NaN/inf, or silent."""
+    if samples.size == 0:
+        raise AudioFileError(f"{path}: contains no audio samples")
+    peak = float(np.max(np.abs(samples)))
+    if not np.isfinite(peak):
+        raise AudioFileError(f"{path}: audio holds invalid (NaN or infinite) samples")
+    if peak < 10 ** (SILENCE_DBFS / 20):
+        raise AudioFileError(f"{path}: audio is silent (loudest sample below {SILENCE_DBFS:g} dBFS)")
+    return peak
+
+
 def read_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> AudioClip:
     """Decode a whole file to mono float32 at `sample_rate` (the first audio stream; the rate converted
     by PyAV's resampler, the channels averaged).
@@ -48,13 +60,7 @@ def read_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> Audio
     path = Path(path)
     chunks = list(decode_chunks(path, sample_rate))
     samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
-    if samples.size == 0:
-        raise AudioFileError(f"{path}: contains no audio samples")
-    peak = float(np.max(np.abs(samples)))
-    if not np.isfinite(peak):
-        raise AudioFileError(f"{path}: audio holds invalid (NaN or infinite) samples")
-    if peak < 10 ** (SILENCE_DBFS / 20):
-        raise AudioFileError(f"{path}: audio is silent (loudest sample below {SILENCE_DBFS:g} dBFS)")
+    peak = check_audible(samples, path)
     samples.flags.writeable = False
     log.info("read %s: %.2f s at %d Hz, peak %.1f dBFS", path, samples.size / sample_rate, sample_rate, 20 * np.log10(peak))
     return AudioClip(path=path, samples=samples, sample_rate=sample_rate)
@@ -66,6 +72,18 @@ def decode_chunks(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> It
 
     Raises AudioFileError for a file that is missing, not decodable or without audio; it does
     not judge emptiness or silence (read_audio does, once it has seen everything).
+    """
+    for planes in decode_planes(path, sample_rate):
+        yield planes.mean(axis=0, dtype=np.float32) if planes.shape[0] > 1 else planes[0].astype(np.float32)
+
+
+def decode_planes(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE,
+                  stereo_at_most: bool = False) -> Iterator[np.ndarray]:
+    """Yield the file's first audio stream as float32 [channels, n] chunks at `sample_rate`
+    (more than two channels mixed down to stereo when `stereo_at_most`). The one decoder: the
+    analysis (`decode_chunks`) and the soundtrack played and muxed (`read_soundtrack`) use it.
+
+    Raises AudioFileError for a file that is missing, not decodable or without audio.
     """
     av = _require_av(path)
     path = Path(path)
@@ -81,24 +99,19 @@ def decode_chunks(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> It
         if not container.streams.audio:
             raise AudioFileError(f"{path}: has no audio stream")
         stream = container.streams.audio[0]
-        # planar float at the target rate, channels kept: the mix-down is a plain average here,
-        # where libswresample's own mono mix would lift correlated stereo by 3 dB
-        resampler = av.AudioResampler(format="fltp", layout=None, rate=sample_rate)
+        layout = "stereo" if stereo_at_most and stream.codec_context.channels > 2 else None
+        # planar float at the target rate, channels kept: a mix-down to mono is a plain average
+        # (decode_chunks), where libswresample's own mono mix would lift correlated stereo by 3 dB
+        resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
         try:
             for frame in container.decode(stream):
                 frame.pts = None  # the resampler keeps its own timeline: no gaps from odd timestamps
                 for out in resampler.resample(frame):
-                    yield _mono(out)
+                    yield out.to_ndarray()[:, : out.samples]
             for out in resampler.resample(None):
-                yield _mono(out)
+                yield out.to_ndarray()[:, : out.samples]
         except av.FFmpegError as exc:
             raise AudioFileError(f"{path}: audio cannot be decoded ({_reason(exc)})") from None
-
-
-def _mono(frame) -> np.ndarray:
-    """A planar float frame as the 1-D float32 average of its channels."""
-    planes = frame.to_ndarray()[:, : frame.samples]  # [channels, samples]
-    return planes.mean(axis=0, dtype=np.float32) if planes.shape[0] > 1 else planes[0].astype(np.float32)
 
 
 def _reason(exc: BaseException) -> str:

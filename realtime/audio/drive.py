@@ -26,7 +26,7 @@ import numpy as np
 
 from ..presets import AudioMapping, AudioSettings
 from ..show.commands import Command, SetAudioDrive, SetAudioSource
-from ..show.state import StateBoard
+from ..show.state import StateBoard, StateFollower
 from .config import MAX_BLOCK
 from .device import load_sounddevice
 from .errors import AudioError
@@ -221,16 +221,13 @@ class AudioDriver:
     # ---- the thread -----------------------------------------------------------------------------
 
     def _run(self) -> None:
-        latest = self._board.latest()
-        serial = latest.serial if latest is not None else 0
-        seen = max((e.serial for e in latest.events), default=0) if latest is not None else 0
+        follower = StateFollower(self._board)
         while not self._stopping.is_set():
-            state = self._board.wait_newer(serial, timeout=0.1)
-            if state is None:
+            news = follower.next(timeout=0.1)
+            if news is None:
                 continue
-            serial = state.serial
-            for event in state.events_after(seen):
-                seen = event.serial
+            state, events = news
+            for event in events:
                 self.handle_event(event.name, event.args)
             try:
                 self.step(state.preset.audio)

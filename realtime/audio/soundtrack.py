@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import SAMPLE_RATE
+from .decode import AudioClip, check_audible, decode_planes
 from .errors import AudioFileError
 
 
@@ -37,35 +38,22 @@ class Soundtrack:
         """The channels averaged (what the analyser hears)."""
         return self.samples.mean(axis=0, dtype=np.float32) if self.channels > 1 else self.samples[0]
 
+    def clip(self) -> AudioClip:
+        """The mono mix as an AudioClip: what the analysis reads (one decode serves both)."""
+        return AudioClip(path=self.path, samples=self.mono(), sample_rate=self.sample_rate)
+
 
 def read_soundtrack(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> Soundtrack:
     """Decode the file's first audio stream, channels kept (at most two), at `sample_rate`.
 
-    Raises AudioFileError naming the file for anything PyAV cannot read or an empty stream.
+    Raises AudioFileError naming the file for anything PyAV cannot read, an empty stream or a
+    silent one (the same checks, with the same decoder, as `read_audio`).
     """
     path = Path(path)
-    try:
-        import av
-    except ImportError:
-        raise AudioFileError(f"{path}: reading audio files needs PyAV, which is not installed (pip install av)") from None
-    if not path.is_file():
-        raise AudioFileError(f"{path}: no such file")
-    chunks: list[np.ndarray] = []
-    try:
-        with av.open(str(path), mode="r") as container:
-            if not container.streams.audio:
-                raise AudioFileError(f"{path}: has no audio stream")
-            stream = container.streams.audio[0]
-            layout = "mono" if stream.codec_context.channels == 1 else "stereo"
-            resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
-            for frame in container.decode(stream):
-                frame.pts = None
-                chunks += [out.to_ndarray()[:, : out.samples] for out in resampler.resample(frame)]
-            chunks += [out.to_ndarray()[:, : out.samples] for out in resampler.resample(None)]
-    except (OSError, av.FFmpegError) as exc:
-        raise AudioFileError(f"{path}: audio cannot be decoded ({type(exc).__name__})") from None
+    chunks = list(decode_planes(path, sample_rate, stereo_at_most=True))
     if not chunks or sum(c.shape[1] for c in chunks) == 0:
         raise AudioFileError(f"{path}: contains no audio samples")
     samples = np.concatenate(chunks, axis=1).astype(np.float32, copy=False)
+    check_audible(samples, path)
     samples.flags.writeable = False
     return Soundtrack(path=path, samples=samples, sample_rate=sample_rate)

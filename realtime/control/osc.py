@@ -28,6 +28,7 @@ from pythonosc.osc_packet import OscPacket
 from ..errors import StylevjError
 from ..presets import OscMapping, check_mappings
 from ..show import Command, ShowState, StateBoard
+from ..show.state import StateFollower
 from .addresses import PREFIX, OscError, lookup, mappable, to_command
 
 log = logging.getLogger(__name__)
@@ -236,19 +237,15 @@ class OscServer:
     # ---- feedback thread: answers, events, vital signs ------------------------------------------
 
     def _feedback(self) -> None:
-        serial, seen_event, last_vitals = 0, 0, 0.0
+        follower, last_vitals = StateFollower(self._board), 0.0
         fps_mark: tuple[float, int] | None = None
         fps = 0.0
-        latest = self._board.latest()
-        if latest is not None:  # events from before we started are not ours to answer
-            serial, seen_event = latest.serial, max((e.serial for e in latest.events), default=0)
         while not self._stop.is_set():
-            state = self._board.wait_newer(serial, timeout=0.2)
-            if state is None:
+            news = follower.next(timeout=0.2)
+            if news is None:
                 continue
-            serial = state.serial
-            for event in state.events_after(seen_event):
-                seen_event = event.serial
+            state, events = news
+            for event in events:
                 self._answer(event, state)
             now = time.monotonic()
             if fps_mark is None or now - fps_mark[0] >= 0.5:

@@ -48,14 +48,15 @@ from ..checks import CheckError, check_of
 from ..errors import StylevjError
 from ..show import Command, Folders, ShowState, StateBoard
 from ..show import commands as c
+from ..show.state import StateFollower
 from ..show.thumbnail import KEYFRAME_PICTURE_SIZE, THUMBNAIL_SIZE
+from ..choices import PAGE_PORT as DEFAULT_PORT
 
 log = logging.getLogger(__name__)
 _wire_log = logging.getLogger(__name__ + ".wire")  # websockets' own lines: every request at INFO is noise on stage
 _wire_log.setLevel(logging.WARNING)
 
 DEFAULT_HOST = "127.0.0.1"
-from ..choices import PAGE_PORT as DEFAULT_PORT  # noqa: E402 - defined once for the CLI too
 PAGE_HZ = 30.0  # state messages per page per second, at most
 FILES_EVERY_S = 2.0  # the presets and keyframes folders are listed this often
 TELEMETRY_EVERY_S = 1.0
@@ -465,10 +466,7 @@ class PageServer:
 
     async def _watch(self) -> None:
         loop = asyncio.get_running_loop()
-        serial, seen_event = 0, 0
-        latest = self._board.latest()
-        if latest is not None:  # events from before we started are not ours to answer
-            seen_event = max((e.serial for e in latest.events), default=0)
+        follower = StateFollower(self._board)
         fps_mark: tuple[float, int, int] | None = None
         fps = {"generated": 0.0, "displayed": 0.0}
         extras: dict = {}
@@ -477,12 +475,11 @@ class PageServer:
         pictures_asked: tuple = ()
         pictures_at = -math.inf
         while True:
-            state = await loop.run_in_executor(None, self._board.wait_newer, serial, 0.25)
-            if state is None:
+            news = await loop.run_in_executor(None, follower.next, 0.25)
+            if news is None:
                 continue
-            serial = state.serial
-            for event in state.events_after(seen_event):
-                seen_event = event.serial
+            state, events = news
+            for event in events:
                 self._event(event)
             if fps_mark is None or state.clock - fps_mark[0] >= 0.5:
                 if fps_mark is not None and state.clock > fps_mark[0]:

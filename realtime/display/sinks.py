@@ -14,9 +14,9 @@ from ..errors import StylevjError
 from .errors import InteropError
 from .frames import FrameSink, HostSink
 from .interop import InteropSink, load_cudart
+from ..choices import SINK_MODES
 
 SinkMode = Literal["auto", "interop", "host"]
-from ..choices import SINK_MODES  # noqa: E402 - defined once for the CLI too
 
 
 def interop_unavailable(ctx: moderngl.Context, device: torch.device) -> str | None:

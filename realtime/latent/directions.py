@@ -23,10 +23,10 @@ import torch
 
 from ..errors import StylevjError
 from .layer_ranges import conv_rows, format_rows
+from ..choices import DIRECTION_METHODS as METHODS
+from ..choices import GANSPACE_SAMPLES
 
 log = logging.getLogger(__name__)
-
-from ..choices import DIRECTION_METHODS as METHODS  # noqa: E402 - defined once for the CLI too
 
 # 100k samples. PCA's angle error for component i is about sqrt(sum_j l_i l_j / (N (l_i - l_j)^2))
 # radians (l: variances, N: samples): it shrinks as 1/sqrt(N) and grows as neighbouring
@@ -36,7 +36,6 @@ from ..choices import DIRECTION_METHODS as METHODS  # noqa: E402 - defined once 
 # about 4 s of mapping on 2 CPU cores for a 512-wide, 8-layer network (well under 1 s on a
 # GPU) and is cached; `ganspace` logs its own estimate, and warns above 0.1 rad, so a network
 # with unusually close components shows up.
-from ..choices import GANSPACE_SAMPLES  # noqa: E402 - defined once for the CLI too
 _BATCH = 2048
 
 

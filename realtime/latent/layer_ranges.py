@@ -27,8 +27,8 @@ one (num_ws 8) has coarse 0-2, middle 3-7 and no fine layers. Explicit ranges ar
 from __future__ import annotations
 
 from ..errors import StylevjError
+from ..choices import NAMED_RANGES
 
-from ..choices import NAMED_RANGES  # noqa: E402 - defined once for the CLI too
 _BANDS = {"coarse": (4, 8), "middle": (16, 32), "fine": (64, 1 << 30)}
 
 

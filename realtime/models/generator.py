@@ -14,8 +14,7 @@ from torch import nn
 from .bending import Bend, bends_by_resolution
 from .config import GeneratorConfig
 from .layers import Derived, EqualLinear, StyledConv, ToRGB, Upsample2x, normalize_2nd_moment
-
-from ..choices import NOISE_MODES  # noqa: E402 - defined once for the CLI too
+from ..choices import NOISE_MODES
 
 
 class MappingNetwork(nn.Module):

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import torch
 
 from .perceptual import PerceptualDistance
+from ..choices import LOSSES
 
-from ..choices import LOSSES  # noqa: E402 - defined once for the CLI too
 SPREAD_SAMPLES = 4096
 SPREAD_SEED = 1
 

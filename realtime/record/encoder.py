@@ -18,10 +18,10 @@ import numpy as np
 
 from ..errors import StylevjError
 from ..images import save_png
+from ..choices import FORMATS
 
 log = logging.getLogger(__name__)
 
-from ..choices import FORMATS  # noqa: E402 - defined once for the CLI too
 SUFFIX = {"h264": ".mp4", "prores": ".mov", "png": ""}
 
 

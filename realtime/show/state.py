@@ -156,3 +156,26 @@ class StateBoard:
             self._changed.wait_for(lambda: self._latest is not None and self._latest.serial > serial, timeout)
             latest = self._latest
         return latest if latest is not None and latest.serial > serial else None
+
+
+class StateFollower:
+    """One reader's place on a `StateBoard`: each newer snapshot in turn, with the events it has
+    not seen yet. Events from before the follower was made are not its to answer."""
+
+    def __init__(self, board: StateBoard) -> None:
+        self._board = board
+        latest = board.latest()
+        self.serial = latest.serial if latest is not None else 0
+        self.seen = max((e.serial for e in latest.events), default=0) if latest is not None else 0
+
+    def next(self, timeout: float) -> tuple[ShowState, list[Event]] | None:
+        """The next snapshot and its unseen events, waiting up to `timeout`; None if none came."""
+        state = self._board.wait_newer(self.serial, timeout)
+        if state is None:
+            return None
+        self.serial = state.serial
+        events = state.events_after(self.seen)
+        if events:
+            self.seen = events[-1].serial
+        return state, events
+
