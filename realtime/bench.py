@@ -18,6 +18,7 @@ import platform
 import statistics
 import time
 from dataclasses import asdict, dataclass
+from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -25,7 +26,7 @@ from typing import Callable
 import torch
 
 from .errors import StylevjError
-from .models import load_generator
+from .models import compile_synthesis, load_generator
 
 log = logging.getLogger(__name__)
 
@@ -65,25 +66,36 @@ def _time_frames(step, device: torch.device, seconds: float, min_frames: int = 3
 def bench_generator(source: str, device: str, precision: str, seconds: float, batch: int = 1) -> Row:
     """Synthesis of one W+ batch (the per-frame work of the show; mapping is per keyframe).
 
-    precision: fp32, fp16 (the checkpoint's fp16 layers) or fp16+cl (those in channels_last).
+    precision: fp32, fp16 (the checkpoint's fp16 layers) or fp16+cl (those in channels_last);
+    a `+compile` suffix times `models.compile_synthesis` (batch 1; compile time in the note).
     """
-    G = load_generator(source, device=device, fp16=precision.startswith("fp16"), channels_last=precision.endswith("+cl"))
+    compiled = precision.endswith("+compile")
+    base = precision.removesuffix("+compile")
+    G = load_generator(source, device=device, fp16=base.startswith("fp16"), channels_last=base.endswith("+cl"))
     rng = torch.Generator().manual_seed(0)
     ws = G.mapping(torch.randn(batch, G.z_dim, generator=rng).to(G.device), truncation_psi=0.7)
-    with torch.inference_mode():
-        times = _time_frames(lambda: G.synthesis(ws), G.device, seconds)
-    median = statistics.median(times)
-    note = "" if precision == "fp32" or G.uses_fp16 else "no fp16 layers in this checkpoint"
-    if precision.endswith("+cl"):
+    note = "" if base == "fp32" or G.uses_fp16 else "no fp16 layers in this checkpoint"
+    if base.endswith("+cl"):
         note = (note + "; " if note else "") + "channels_last in fp16 layers"
+    synthesis = G.synthesis
+    if compiled:
+        synthesis, why = compile_synthesis(G)
+        note = (note + "; " if note else "") + why
+        if synthesis is None:
+            return Row("generator", source, str(G.device), precision, batch, 0, 0.0, 0.0, 0.0, note)
+    with torch.inference_mode():
+        times = _time_frames(lambda: synthesis(ws), G.device, seconds)
+    median = statistics.median(times)
     return Row("generator", source, str(G.device), precision, batch, len(times), round(median, 3),
                round(min(times), 3), round(1000 * batch / median, 2), note)
 
 
-def run_bench(sources: list[str], devices: list[str], seconds: float) -> list[Row]:
+def run_bench(sources: list[str], devices: list[str], seconds: float, compile: bool = False) -> list[Row]:
     rows = []
     for device in devices:
         precisions = ["fp32", "fp16", "fp16+cl"] if device.startswith("cuda") else ["fp32"]
+        if compile:
+            precisions.append("fp16+compile" if device.startswith("cuda") else "fp32+compile")
         for source in sources:
             for precision in precisions:
                 log.info("bench: %s on %s, %s ...", source, device, precision)
@@ -581,33 +593,40 @@ def _timing_rows(part: str, source: str, G, precision: str, latency: list[float]
     return rows
 
 
-def bench_frame(source: str, device: str, precision: str, graph: bool, seconds: float) -> list[Row]:
+def bench_frame(source: str, device: str, precision: str, graph: bool, seconds: float,
+                compile: bool = False) -> list[Row]:
     """One show frame on CUDA at batch 1: synthesis + RGBA8 conversion + sanity check, eagerly or
-    replayed as the worker's CUDA graph (show/graphs.py), on a side stream like the worker's."""
+    replayed as the worker's CUDA graph (show/graphs.py), on a side stream like the worker's.
+    `compile`: the synthesis `stylevj run --compile` uses (parity-checked; one row saying why if not)."""
     from .images import to_pixels
     from .show.graphs import capture_frame, sanity
 
     G = load_generator(source, device=device, fp16=precision == "fp16")
     if G.device.type != "cuda":
         raise StylevjError("bench_frame times CUDA work: give a CUDA device")
+    label = precision + ("+compile" if compile else "") + ("+graph" if graph else "")
     rng = torch.Generator().manual_seed(0)
     stream = torch.cuda.Stream(G.device)
     with torch.inference_mode(), torch.cuda.stream(stream):
+        synthesis, note = partial(G.synthesis, noise_mode="const"), "eager (one launch per op)"
+        if compile:
+            synthesis, note = compile_synthesis(G)
+            if synthesis is None:
+                return [Row("frame", source, str(G.device), label, 1, 0, 0.0, 0.0, 0.0, note)]
         w_in = G.mapping(torch.randn(1, G.z_dim, generator=rng).to(G.device), truncation_psi=0.7).contiguous()
         if graph:
-            step = capture_frame(G, "const", w_in).replay
+            step = capture_frame(G, "const", w_in, synthesis=synthesis).replay
+            note = "CUDA graph replay" + ("; " + note if compile else "")
         else:
             pixels = torch.full((G.resolution, G.resolution, 4), 255, dtype=torch.uint8, device=G.device)
 
             def step() -> None:
-                img = G.synthesis(w_in, noise_mode="const")
+                img = synthesis(w_in)
                 to_pixels(img, pixels)
                 sanity(img)
 
         latency, pipelined = _cuda_timing(step, stream, seconds)
-    label = f"{precision}+graph" if graph else precision
-    return _timing_rows("frame", source, G, label, latency, pipelined,
-                        "CUDA graph replay" if graph else "eager (one launch per op)")
+    return _timing_rows("frame", source, G, label, latency, pipelined, note)
 
 
 def nvidia_state(G) -> dict[str, torch.Tensor]:
@@ -691,9 +710,10 @@ def bench_reference(directory: str | Path, source: str, device: str, seconds: fl
 
 
 def gpu_suite(device: str = "cuda", seconds: float = 6.0, soak: float = 60.0, reference: str | None = None,
-              source: str = GPU_SOURCE) -> list[Planned]:
+              source: str = GPU_SOURCE, compile: bool = False) -> list[Planned]:
     """The device run that proves the goal (docs/performance.md): frame rows for `source` at
-    batch 1, NVIDIA's generator on the same weights (with `reference`), and the whole loop."""
+    batch 1 (with `compile`, also through torch.compile), NVIDIA's generator on the same weights
+    (with `reference`), and the whole loop."""
     plan = [
         Planned("frame fp32", 20 + seconds, "the eager fp32 baseline", lambda: bench_frame(source, device, "fp32", False, seconds)),
         Planned("frame fp16", 20 + seconds, "fp16 layers, eager: launch-bound at batch 1?",
@@ -707,6 +727,11 @@ def gpu_suite(device: str = "cuda", seconds: float = 6.0, soak: float = 60.0, re
     plan.append(Planned("loop", 60 + 4 * seconds + soak, "uploads host vs interop at the generator's size, composite, "
                         "overlay, the paced loop, recording, page, a soak's memory, OSC to applied",
                         lambda: bench_loop(source, device, seconds, soak=soak)))
+    if compile:  # last: a timeout loses only these rows; the second compile reads inductor's disk cache
+        plan.append(Planned("frame fp16+compile", 75 + 2 * seconds, "torch.compile (fused epilogues), eager launches "
+                            "and replayed as a CUDA graph (stylevj run --compile)",
+                            lambda: bench_frame(source, device, "fp16", False, seconds, compile=True)
+                            + bench_frame(source, device, "fp16", True, seconds, compile=True)))
     return plan
 
 
@@ -736,16 +761,19 @@ def goal_rows(rows: list[Row], fps_goal: float = 240.0, ratio_goal: float = 1.5)
     """The goal, read off the measured rows: the show's path (fp16 + graph, pipelined) against
     `fps_goal`, and against NVIDIA's generator in the same run. Nothing for a row not measured."""
     found = {(r.part, r.precision): r for r in rows if r.fps > 0}
-    ours = found.get(("frame throughput", "fp16+graph"))
     theirs = found.get(("frame nvidia throughput", "fp16"))
     goals = []
-    if ours is not None:
+    for path, suffix in (("fp16+graph", ""), ("fp16+compile+graph", " (--compile)")):
+        ours = found.get(("frame throughput", path))
+        if ours is None:
+            continue
         met = "met" if ours.fps >= fps_goal else "NOT met"
-        goals.append(Row("goal frames/s", ours.source, ours.device, ours.precision, 1, ours.frames, ours.ms_per_frame,
-                         ours.ms_min, ours.fps, f"{ours.fps:.1f} frames/s vs {fps_goal:.0f} (the H100 goal): {met}"))
-    if ours is not None and theirs is not None:
-        ratio = ours.fps / theirs.fps
-        met = "met" if ratio >= ratio_goal else "NOT met"
-        goals.append(Row("goal vs nvidia", ours.source, ours.device, "ratio", 1, 0, 0.0, 0.0, round(ratio, 3),
-                         f"ours {ours.fps:.1f} / NVIDIA {theirs.fps:.1f} frames/s = {ratio:.2f}x vs {ratio_goal}x: {met}"))
+        goals.append(Row("goal frames/s" + suffix, ours.source, ours.device, ours.precision, 1, ours.frames,
+                         ours.ms_per_frame, ours.ms_min, ours.fps,
+                         f"{ours.fps:.1f} frames/s vs {fps_goal:.0f} (the H100 goal): {met}"))
+        if theirs is not None:
+            ratio = ours.fps / theirs.fps
+            met = "met" if ratio >= ratio_goal else "NOT met"
+            goals.append(Row("goal vs nvidia" + suffix, ours.source, ours.device, "ratio", 1, 0, 0.0, 0.0, round(ratio, 3),
+                             f"ours {ours.fps:.1f} / NVIDIA {theirs.fps:.1f} frames/s = {ratio:.2f}x vs {ratio_goal}x: {met}"))
     return goals

@@ -15,3 +15,4 @@ GANSPACE_SAMPLES = 100_000  # W samples for GANSpace's PCA (see realtime.latent.
 NAMED_RANGES = ("all", "coarse", "middle", "fine")  # W+ layer ranges by name
 BENCH_SOURCES = ("demo", "arch:ffhq-256", "arch:ffhq-1024")  # `stylevj bench` default generators
 PAGE_PORT = 8765  # the operator page's default port
+OSC_PORT = 9000  # the OSC listener's default UDP port (a preset's [osc] port)

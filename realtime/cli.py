@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import __version__
 from .choices import (BENCH_SOURCES, DIRECTION_METHODS, FITS, FORMATS, GANSPACE_SAMPLES, LOSSES, NAMED_RANGES,
-                      NOISE_MODES, PAGE_PORT, SINK_MODES)
+                      NOISE_MODES, OSC_PORT, PAGE_PORT, SINK_MODES)
 from .errors import StylevjError
 
 log = logging.getLogger("stylevj")
@@ -86,6 +86,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         journal=Path(args.journal).expanduser() if args.journal else default_journal_path(), resume=args.resume,
         cues=args.cues, record_dir=args.record_dir, record_fps=args.record_fps,
         audio=args.audio, audio_in=args.audio_in, audio_output=not args.mute, cuda_graphs=not args.no_cuda_graphs,
+        compile=args.compile,
     ))
     return 0
 
@@ -232,6 +233,20 @@ def cmd_audio(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from .catalog import describe_catalog, is_remote, resolve_checkpoint
+    from .errors import StylevjError
+
+    if not args.fetch:
+        print(describe_catalog())
+        return 0
+    for source in args.fetch:
+        if not is_remote(source):
+            raise StylevjError(f"{source}: not a published name or an https URL (stylevj models lists the names)")
+        print(f"{source}: {resolve_checkpoint(source)}")
+    return 0
+
+
 def cmd_monitors(args: argparse.Namespace) -> int:
     from .display import list_monitors
 
@@ -242,6 +257,16 @@ def cmd_monitors(args: argparse.Namespace) -> int:
         modes = ", ".join(str(mode) for mode in m.modes[-4:])
         print(f"{m.index}: {m.name}  current {m.current}  (modes: {modes})")
     return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import diagnose, format_report, show_can_run
+
+    if not args.verbose:  # the report says what the checks found; -v adds their log lines
+        logging.getLogger().setLevel(logging.WARNING)
+    findings = diagnose(args.device, osc_port=args.osc_port, control_port=args.control_port)
+    print(format_report(findings))
+    return 0 if show_can_run(findings) else 1
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
@@ -288,7 +313,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     if args.device != "all":
         devices = [pick_device(args.device)]
-    rows = run_bench(args.sources.split(","), devices, args.seconds)
+    rows = run_bench(args.sources.split(","), devices, args.seconds, compile=args.compile)
     for device in devices:
         rows += bench_knobs(args.loop_source, device, args.seconds)
     if not args.no_loop:
@@ -315,7 +340,7 @@ def _bench_gpu_suite(args: argparse.Namespace) -> int:
     from .bench import GPU_SOURCE, format_plan, format_table, goal_rows, gpu_suite, run_plan, write_json
 
     device = "cuda" if args.device in ("all", "auto") else args.device
-    plan = gpu_suite(device, seconds=args.seconds, soak=args.soak or 60.0, reference=args.reference,
+    plan = gpu_suite(device, seconds=args.seconds, soak=args.soak or 60.0, reference=args.reference, compile=args.compile,
                      source=args.sources if args.sources != ",".join(BENCH_SOURCES) else GPU_SOURCE)
     if args.dry_run:
         print(format_plan(plan))
@@ -374,7 +399,8 @@ def _port(text: str) -> int:
     return value
 
 
-SOURCE_HELP = "generator: a .pkl/.pt/.safetensors file, 'demo' (built in) or 'arch:ffhq-1024' (random weights)"
+SOURCE_HELP = ("generator: a .pkl/.pt/.safetensors file, a published name such as 'ffhq-1024' or an https URL "
+               "(downloaded once; stylevj models), 'demo' (built in) or 'arch:ffhq-1024' (random weights)")
 
 
 def _parents() -> dict[str, argparse.ArgumentParser]:
@@ -424,11 +450,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--upload", choices=SINK_MODES, default="auto", help="frame upload path (the log says which runs)")
     p.add_argument("--no-cuda-graphs", action="store_true",
                    help="on CUDA, launch every frame's kernels one by one instead of replaying a captured CUDA graph")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the generator before the show (tens of seconds; used only if it draws what "
+                   "eager draws; see docs/performance.md for where it wins)")
     p.add_argument("--headless", action="store_true", help="no window: render offscreen (EGL)")
     p.add_argument("--seconds", type=_positive, help="stop after this long")
     p.add_argument("--frames", type=_count, help="stop after this many display refreshes")
     p.add_argument("--snapshot", metavar="PNG", help="save the last frame shown")
-    p.add_argument("--osc-port", type=_port, help="OSC UDP port (default: the preset's, 9000)")
+    p.add_argument("--osc-port", type=_port, help=f"OSC UDP port (default: the preset's, {OSC_PORT})")
     p.add_argument("--osc-host", help="listen address (default 127.0.0.1; a LAN address needs --osc-allow)")
     p.add_argument("--osc-allow", metavar="CIDR,...", help="senders allowed, e.g. 192.168.1.0/24")
     p.add_argument("--osc-reply", metavar="HOST:PORT", help="send feedback here (TouchDesigner's OSC In)")
@@ -458,7 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("address")
     q.add_argument("args", nargs="*", help="arguments: whole numbers, numbers or text")
     q.add_argument("--host", default="127.0.0.1")
-    q.add_argument("--port", type=_port, default=9000)
+    q.add_argument("--port", type=_port, default=OSC_PORT)
     q.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="print replies for this long")
     p.set_defaults(func=cmd_osc)
 
@@ -499,8 +528,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--thumb", type=_count, default=128, help="sheet tile size in pixels")
     p.set_defaults(func=cmd_directions)
 
+    p = sub.add_parser("models", help="NVIDIA's published networks by short name: size, source, licence, what is cached")
+    p.add_argument("--fetch", nargs="+", metavar="NAME", help="download these (names or URLs) into the cache now, "
+                   "e.g. before travelling to the venue")
+    p.set_defaults(func=cmd_models)
+
     p = sub.add_parser("monitors", help="list monitors and their modes")
     p.set_defaults(func=cmd_monitors)
+
+    p = sub.add_parser("doctor", parents=[shared["device"]],
+                       help="what this machine will do for a show, and why (exit 0 when a show can run)")
+    p.add_argument("--osc-port", type=_port, help=f"the OSC port to check (default {OSC_PORT}, as run)")
+    p.add_argument("--control-port", type=_port, help=f"the operator page's port to check (default {PAGE_PORT})")
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("preview", parents=[preset, shared["device"]], help="contact sheet of a preset's path (no GL needed)")
     p.add_argument("--out", required=True, help="PNG file to write")
@@ -534,6 +574,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="gpu: the one device run that proves the performance goal (docs/performance.md)")
     p.add_argument("--reference", metavar="DIR", help="with --suite gpu: a checkout of NVIDIA's stylegan2-ada-pytorch, "
                    "timed on the same weights with its compiled ops (imported from DIR, never copied)")
+    p.add_argument("--compile", action="store_true", help="also time the generator through torch.compile "
+                   "(what stylevj run --compile uses; compiling takes tens of seconds per row)")
     p.add_argument("--dry-run", action="store_true", help="with --suite gpu: list the steps and their time budget, run nothing")
     p.set_defaults(func=cmd_bench)
     return parser

@@ -1,6 +1,6 @@
 """Show files (TOML): what to load, which keyframes, how to move, how it looks. Data only.
 
-    [generator]               source = "demo" (or a checkpoint path, relative to this file), noise
+    [generator]               source = "demo" (or a checkpoint path relative to this file, a URL, a published name), noise
     [play]                    speed, truncation, position
     [path]                    spline, alpha, closed, constant_speed, blend
     [mix]                     keyframe, layers = [first, last]     (optional)
@@ -34,6 +34,9 @@ import tomli_w
 
 from .checks import (FLAG, HOST_PORT, NETWORKS, OPTIONAL_TEXT, TEXT, Check, CheckError, Checked, check_of, checked,
                      choice, integer, integers, number, numbers)
+from .catalog import find_published
+from .choices import OSC_PORT
+from .download import is_url
 from .errors import StylevjError
 from .files import atomic_write
 from .latent import POSITION, SPEED, TRUNCATION, PathSettings, StyleMix
@@ -41,6 +44,7 @@ from .latent.controls import BEND_KINDS, CONTROL_NAME, neutral
 from .latent.cues import CueTimeline, parse_time
 from .latent.directions import METHODS
 from .models.bending import EDGES
+
 from .models.generator import NOISE_MODES
 
 if sys.version_info >= (3, 11):
@@ -70,7 +74,7 @@ def _sections(cls: type) -> Any:
 
 @dataclass(frozen=True)
 class GeneratorSettings(Checked):
-    source: str = checked(TEXT, "demo", "'demo', 'arch:NAME', or a checkpoint path relative to the preset")
+    source: str = checked(TEXT, "demo", "'demo', 'arch:NAME', a published name (stylevj models), an https URL, or a checkpoint path relative to the preset")
     noise: str = checked(choice(NOISE_MODES), "const", "noise inputs")
 
 
@@ -163,7 +167,7 @@ class OscMapping(Checked):
 @dataclass(frozen=True)
 class OscSettings(Checked):
     host: str = checked(TEXT, "127.0.0.1", "listen address (a LAN address needs allow)")
-    port: int = checked(integer(1, 65535), 9000, "UDP port")
+    port: int = checked(integer(1, 65535), OSC_PORT, "UDP port")
     reply: str = checked(HOST_PORT, "", "'host:port' for feedback (TouchDesigner's OSC In)")
     allow: tuple[str, ...] = checked(NETWORKS, (), "sender networks when host is not loopback")
     mappings: tuple[OscMapping, ...] = _sections(OscMapping)
@@ -301,11 +305,13 @@ class Preset:
         return path if path.is_absolute() else self.base_dir / path
 
     def generator_source(self) -> str | Path:
-        """What load_generator takes: 'demo', 'arch:NAME', or the resolved checkpoint path."""
+        """What load_generator takes: 'demo', 'arch:NAME', a URL or published name, or the resolved
+        checkpoint path (relative to the preset's folder)."""
         source = self.generator.source
-        if source == "demo" or source.startswith("arch:"):
+        if source == "demo" or source.startswith("arch:") or is_url(source):
             return source
-        return self.resolve(source)
+        path = self.resolve(source)
+        return source if find_published(source) and not path.exists() else path
 
 
 # ---- reading: TOML tables into the dataclasses ---------------------------------------------------
@@ -463,9 +469,9 @@ def save_preset(preset: Preset, path: str | Path, backup: bool = False) -> Path:
     ))
     if preset.overlay.font:
         moved = replace(moved, overlay=replace(preset.overlay, font=relative_path(preset.resolve(preset.overlay.font), path.parent)))
-    source = moved.generator.source
-    if source != "demo" and not source.startswith("arch:"):
-        moved = replace(moved, generator=replace(moved.generator, source=relative_path(preset.resolve(source), path.parent)))
+    source = preset.generator_source()
+    if isinstance(source, Path):  # a file: keep pointing at it from the new folder (not demo, a URL, a name)
+        moved = replace(moved, generator=replace(moved.generator, source=relative_path(source, path.parent)))
     try:
         if backup and path.exists():
             atomic_write(path.with_name(path.name + ".bak"), path.read_bytes())

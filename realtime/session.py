@@ -36,6 +36,10 @@ from .record.recorder import LiveRecorder
 from .show import Folders, GeneratorWorker, Show, player_from_preset
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
+
+    import torch
+
     from .audio.drive import AudioDriver
     from .display.surface import Surface
     from .latent.cues import CueTimeline
@@ -47,12 +51,13 @@ log = logging.getLogger(__name__)
 def build_show(G, preset: Preset, surface: Surface, *, upload: str = "auto", fit: str = "contain",
                crossfade: bool = False, folders: Folders | None = None, recorder: LiveRecorder | None = None,
                overlays: list | None = None, timeline: CueTimeline | None = None, queue_size: int = 1024,
-               cuda_graphs: bool = True) -> Show:
+               cuda_graphs: bool = True, compiled: Callable[[torch.Tensor], torch.Tensor] | None = None) -> Show:
     """A show of `preset` on generator G, drawing on `surface`; no thread is started.
-    `cuda_graphs`: on CUDA, replay each unbent frame as a captured CUDA graph (show/graphs.py)."""
+    `cuda_graphs`: on CUDA, replay each unbent frame as a captured CUDA graph (show/graphs.py).
+    `compiled`: `models.compile_synthesis(G, preset's noise)`, for unbent frames."""
     sink, why = choose_sink(upload, surface.ctx, G.device)
     log.info("upload: %s", why)
-    worker = GeneratorWorker(G, noise_mode=preset.generator.noise, graphs=cuda_graphs)
+    worker = GeneratorWorker(G, noise_mode=preset.generator.noise, graphs=cuda_graphs, compiled=compiled)
     return Show(player_from_preset(preset, G), worker, surface,
                 Compositor(surface.ctx, fit=fit), sink, crossfade=crossfade, preset=preset,
                 folders=folders or Folders.beside(preset.base_dir), recorder=recorder, overlays=overlays,
@@ -168,6 +173,7 @@ class RunOptions:
     audio_in: str | None = None  # --audio-in NAME|INDEX: move with a sound input
     audio_output: bool = True  # play --audio FILE on the default output (else only its clock drives)
     cuda_graphs: bool = True  # --no-cuda-graphs: eager synthesis on CUDA (graphs are never used on CPU)
+    compile: bool = False  # --compile: torch.compile the unbent synthesis before the show (parity-checked)
 
 
 def _check_options(o: RunOptions) -> None:
@@ -190,7 +196,7 @@ def run_show(o: RunOptions) -> None:
 
     Everything a user can get wrong is checked before the model loads or a window opens.
     """
-    from .models import load_generator
+    from .models import compile_synthesis, load_generator
 
     _check_options(o)
     if o.resume:
@@ -216,10 +222,15 @@ def run_show(o: RunOptions) -> None:
     folders = Folders.beside(Path(o.presets_dir) if o.presets_dir else preset.base_dir,
                              Path(o.keyframes_dir) if o.keyframes_dir else None)
     G = load_generator(o.checkpoint or preset.generator_source(), device=o.device, fp16=False if o.fp32 else None)
+    compiled = None
+    if o.compile:
+        log.info("compiling the generator (tens of seconds, once) ...")
+        compiled, why = compile_synthesis(G, preset.generator.noise)
+        (log.info if compiled is not None else log.warning)("%s", why)
     surface = _surface(o, G.resolution)
     try:
         show = build_show(G, preset, surface, upload=o.upload, fit=o.fit, crossfade=o.crossfade, folders=folders,
-                          cuda_graphs=o.cuda_graphs,
+                          cuda_graphs=o.cuda_graphs, compiled=compiled,
                           recorder=LiveRecorder(Path(o.record_dir).expanduser(), fps=o.record_fps),
                           overlays=overlays.panels, timeline=timeline)
         osc = None

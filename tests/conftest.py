@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -389,3 +390,15 @@ def fixed_snapshot(tmp_path):
     return source.sample()
 
 
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 160 KB tmpfs: writes past that fail with ENOSPC, as on a full disk at a show."""
+    mount = tmp_path / "full"
+    mount.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160k", "tmpfs", str(mount)], capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({result.stderr.strip() or 'not root'})")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)

@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent / "realtime"
 
 # Lowest first. A package may import its own layer or any below it, never one above.
 LAYERS: list[set[str]] = [
-    {"realtime", "realtime.errors", "realtime.files", "realtime.checks", "realtime.choices", "realtime.progress"},
+    {"realtime", "realtime.errors", "realtime.files", "realtime.checks", "realtime.choices", "realtime.progress",
+     "realtime.download", "realtime.catalog"},
     {"realtime.images"},
     {"realtime.display"},  # frames to pixels on a surface: knows nothing of the generator
     {"realtime.models", "realtime.overlay"},  # the network; the panels the compositor draws
@@ -25,7 +26,7 @@ LAYERS: list[set[str]] = [
     {"realtime.record"},  # video files, render, live recording
     {"realtime.show", "realtime.projection", "realtime.preview", "realtime.direction_sheet"},
     {"realtime.control", "realtime.audio"},  # adapters: OSC, keys, journal; sound (its analysis imports nothing of the show)
-    {"realtime.session", "realtime.bench", "realtime.cli"},  # owners of threads, the command
+    {"realtime.session", "realtime.bench", "realtime.doctor", "realtime.cli"},  # owners of threads, the commands
 ]
 RANK = {name: n for n, layer in enumerate(LAYERS) for name in layer}
 

@@ -306,15 +306,17 @@ def test_a_corrupt_cache_entry_is_recomputed(tmp_path, nvada, caplog):
 def test_sheet_rows_are_directions_and_the_middle_column_is_the_unchanged_picture(nvada):
     from realtime.images import to_rgb8
 
-    w = nvada.mapping(torch.randn(1, nvada.z_dim))[0]
+    w = nvada.mapping(torch.randn(1, nvada.z_dim, generator=torch.Generator().manual_seed(5)))[0]
     vectors = sefa(nvada).vectors[:3]
     sheet = direction_sheet(nvada, vectors, w, amounts=(-3, 0, 3), thumb=32, scale=0.0)
     assert sheet.size == (96 + 3 * 36 + 4, 18 + 3 * 36 + 4)
-    tile = np.asarray(sheet.crop((96 + 36, 18, 96 + 36 + 32, 18 + 32)))  # row 0, amount 0
-    plain = to_rgb8(nvada.synthesis(w[None])[0])
-    assert np.array_equal(tile, plain)  # 32 px picture into a 32 px tile: no resampling
-    left = np.asarray(sheet.crop((96, 18, 96 + 32, 18 + 32)))
-    assert np.array_equal(left, plain)  # scale 0: no move at all
+    tile = np.asarray(sheet.crop((96 + 36, 18, 96 + 36 + 32, 18 + 32))).astype(int)  # row 0, amount 0
+    plain = to_rgb8(nvada.synthesis(w[None])[0]).astype(int)
+    # The sheet draws a row as one batch: float sums in another order may round a pixel the other
+    # way (1 of 255), while any resampling of a 32 px picture into a 32 px tile would move many.
+    assert np.abs(tile - plain).max() <= 1
+    left = np.asarray(sheet.crop((96, 18, 96 + 32, 18 + 32))).astype(int)
+    assert np.abs(left - plain).max() <= 1  # scale 0: no move at all
 
 
 def test_make_directions_writes_the_file_and_the_sheet(tmp_path, fixtures):

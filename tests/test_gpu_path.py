@@ -395,6 +395,11 @@ def test_gpu_suite_dry_run_lists_every_step_with_its_budget(tmp_path):
     total = float(result.stdout.splitlines()[-1].split()[1])
     assert 0 < total <= 480  # fits one device command (8 minutes)
 
+    compiled = stylevj("bench", "--suite", "gpu", "--dry-run", "--reference", str(tmp_path), "--compile")
+    lines = compiled.stdout.splitlines()
+    assert lines[-2].startswith("frame fp16+compile")  # last: a timeout would lose only these rows
+    assert total < float(lines[-1].split()[1]) <= 480
+
 
 def test_gpu_suite_without_cuda_is_one_line_and_exit_2(tmp_path):
     from .conftest import stylevj
@@ -472,6 +477,11 @@ def test_the_goal_rows_are_read_off_measured_rows_only():
     ratio = goal_rows([ours, theirs])[1]
     assert ratio.fps == 2.0 and ratio.note.endswith(": met")
     assert goal_rows([ours, Row(**{**theirs.__dict__, "fps": 200.0})])[1].note.endswith("NOT met")
+    compiled = Row(**{**ours.__dict__, "precision": "fp16+compile+graph", "fps": 230.0})
+    goals = goal_rows([ours, theirs, compiled])
+    assert [g.part for g in goals] == ["goal frames/s", "goal vs nvidia", "goal frames/s (--compile)",
+                                       "goal vs nvidia (--compile)"]
+    assert goals[2].note.endswith("NOT met") and goals[3].fps == round(230 / 125, 3)
 
 
 REFERENCE = Path(os.environ.get("STYLEVJ_NVIDIA_REF", Path(__file__).parents[1] / ".ref" / "stylegan2-ada-pytorch"))
@@ -563,3 +573,83 @@ def test_cuda_auto_upload_probes_interop_and_never_raises():
         sink.release()
     finally:
         surface.close()
+
+
+# ---- compiled synthesis (stylevj run --compile) -------------------------------------------------
+
+
+class CountingSynthesis:
+    """Stands in for `compile_synthesis`'s function: the same picture, counted; can start failing."""
+
+    def __init__(self, G, fail: bool = False) -> None:
+        self.G, self.fail, self.calls = G, fail, 0
+
+    def __call__(self, ws: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        if self.fail:
+            raise RuntimeError("inductor: CUDA error: an illegal memory access was encountered")
+        return self.G.synthesis(ws, noise_mode="const")
+
+
+def test_the_compiled_synthesis_draws_unbent_frames_of_its_noise_mode_only(demo):
+    compiled = CountingSynthesis(demo)
+    worker = GeneratorWorker(demo, compiled=compiled).start()
+    ws = [demo.mapping(torch.randn(1, demo.z_dim, generator=torch.Generator().manual_seed(s)))[0] for s in (7, 8, 9)]
+    try:
+        worker.request(ws[0], 1.0)
+        assert _wait(lambda: worker.frames_done == 1)
+        assert compiled.calls == 1
+        assert np.array_equal(worker.latest().pixels.numpy(), _expected(demo, ws[0]))
+        worker.request(ws[1], 2.0, (Bend(demo.cfg.resolutions[2], rotate=30.0),))
+        assert _wait(lambda: worker.frames_done == 2)
+        assert compiled.calls == 1  # a bent frame is eager synthesis
+        worker.noise_mode = "none"  # /stylevj/noise: the compiled function draws const noise only
+        worker.request(ws[2], 3.0)
+        assert _wait(lambda: worker.frames_done == 3)
+        assert compiled.calls == 1
+    finally:
+        worker.stop()
+
+
+def test_compiled_synthesis_that_fails_mid_show_means_eager_frames_and_one_log_line(demo, caplog):
+    compiled = CountingSynthesis(demo, fail=True)
+    worker = GeneratorWorker(demo, compiled=compiled).start()
+    w = demo.mapping(torch.randn(1, demo.z_dim, generator=torch.Generator().manual_seed(10)))[0]
+    try:
+        with caplog.at_level("WARNING"):
+            for n in (1, 2, 3):
+                worker.request(w, float(n))
+                assert _wait(lambda n=n: worker.frames_done == n)
+        assert compiled.calls == 1 and worker.errors == 0 and worker.compiled is None
+        assert caplog.text.count("compiled synthesis failed") == 1
+        assert np.array_equal(worker.latest().pixels.numpy(), _expected(demo, w))
+    finally:
+        worker.stop()
+
+
+def test_a_graph_is_captured_around_the_compiled_synthesis(demo):
+    compiled = CountingSynthesis(demo)
+    given: list = []
+
+    def capture(G, noise_mode, w_in, synthesis=None):
+        given.append(synthesis)
+        pixels = torch.zeros(G.resolution, G.resolution, 4, dtype=torch.uint8)
+        pixels[..., 3] = 255
+        sane = torch.zeros(2, dtype=torch.bool)
+
+        def run() -> None:
+            img = synthesis(w_in)
+            to_pixels(img, pixels)
+            sane.copy_(sanity(img))
+
+        return CapturedFrame(ReplayingGraph(run), pixels, sane)
+
+    worker = GeneratorWorker(demo, capture=capture, compiled=compiled).start()
+    w = demo.mapping(torch.randn(1, demo.z_dim, generator=torch.Generator().manual_seed(11)))[0]
+    try:
+        worker.request(w, 1.0)
+        assert _wait(lambda: worker.frames_done == 1)
+        assert given == [compiled] and compiled.calls == 1 and worker.graph_replays == 1
+        assert np.array_equal(worker.latest().pixels.numpy(), _expected(demo, w))
+    finally:
+        worker.stop()

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from realtime.display import Compositor, HeadlessSurface, HostSink, Overlay, choose_sink
+from realtime.display import Compositor, HeadlessSurface, HostSink, Overlay
 from realtime.display.keys import Action, KeyEvent
 from realtime.models import load_generator
 from realtime.overlay import GlyphAtlas, GpuPanel, TerminalPanel, build_overlays, find_font, pixel_size, \

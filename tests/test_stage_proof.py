@@ -32,20 +32,6 @@ def demo():
     return load_generator("demo")
 
 
-@pytest.fixture
-def full_disk(tmp_path):
-    """A 160 KB tmpfs: writes past that fail with ENOSPC, as on a full disk at a show."""
-    mount = tmp_path / "full"
-    mount.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160k", "tmpfs", str(mount)], capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here ({result.stderr.strip() or 'not root'})")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
-
-
 def bomb_npy(path: Path) -> Path:
     """128 bytes whose .npy header claims a 46 TiB array."""
     header = "{'descr': '<f4', 'fortran_order': False, 'shape': (3500000, 3500000, 1), }"

@@ -132,7 +132,8 @@ def find_monitor(spec: MonitorSpec) -> object:
 class Window:
     """A glfw window with a moderngl context; a `Surface` that shows on screen.
 
-    `monitor` picks where fullscreen goes (and where the window opens). Keys are turned into
+    `monitor` picks where fullscreen goes (and where the window opens); `visible=False` makes
+    the same window and context without showing it (`stylevj doctor` probes with it). Keys are turned into
     `KeyEvent`s by a `KeyMap`; the window itself acts on TOGGLE_FULLSCREEN and QUIT, then hands
     every event to `on_key` (for the show's own actions, logging or an on-screen hint).
     """
@@ -146,6 +147,7 @@ class Window:
         vsync: bool = True,
         keymap: KeyMap | None = None,
         clock: Callable[[], float] = time.monotonic,
+        visible: bool = True,
     ) -> None:
         init_glfw()
         self._monitor_spec = monitor
@@ -157,6 +159,7 @@ class Window:
         glfw.window_hint(glfw.OPENGL_FORWARD_COMPAT, glfw.TRUE)
         glfw.window_hint(glfw.DOUBLEBUFFER, glfw.TRUE)
         glfw.window_hint(glfw.AUTO_ICONIFY, glfw.FALSE)
+        glfw.window_hint(glfw.VISIBLE, glfw.TRUE if visible else glfw.FALSE)  # hidden: a context only (doctor)
         width, height = (int(v) for v in size)
         if detach_egl_context():  # before create_window: glfw makes the new context current inside it
             log.warning("a headless EGL context was current on this thread; detached it to open the window")

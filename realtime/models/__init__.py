@@ -7,6 +7,7 @@
 Knows nothing of GL, OSC or time.
 """
 
+from .compiled import compile_synthesis
 from .config import GeneratorConfig
 from .generator import NOISE_MODES, Generator, truncate
 from .loading import load_generator, sniff_format
@@ -14,6 +15,6 @@ from .native import save_native
 from .builtin import ARCHITECTURES
 
 __all__ = [
-    "ARCHITECTURES", "NOISE_MODES", "Generator", "GeneratorConfig", "load_generator", "save_native",
+    "ARCHITECTURES", "NOISE_MODES", "Generator", "GeneratorConfig", "compile_synthesis", "load_generator", "save_native",
     "sniff_format", "truncate",
 ]

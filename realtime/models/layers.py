@@ -48,6 +48,8 @@ class Derived(nn.Module):
             return None
 
     def derived(self, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+        if torch.compiler.is_compiling() and dtype in self._derived:
+            return self._derived[dtype]  # torch.compile traces the constants made before it (frozen weights)
         key = self._state_key()
         if key is None or key != self._derived_key:
             self._derived, self._derived_key = {}, key

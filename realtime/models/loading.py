@@ -1,7 +1,8 @@
 """`load_generator`: one entry point for every generator source.
 
-A source is a path (format recognised from the file's first bytes, never its name), `demo`, or
-`arch:NAME`. Whatever goes wrong is one `CheckpointError` naming the file and the reason.
+A source is a path (format recognised from the file's first bytes, never its name), an https URL
+or a published network's short name (downloaded once into the cache: `realtime/catalog.py`),
+`demo`, or `arch:NAME`. Whatever goes wrong is one `CheckpointError` naming the file and the reason.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import torch
 
 from ..errors import CheckpointError, StylevjError
 from .builtin import arch_generator, demo_generator
+from ..catalog import is_remote, resolve_checkpoint
 from .convert import Converted, build_generator
 from .generator import Generator
 from .native import load_native
@@ -78,9 +80,9 @@ def load_generator(
         conv, origin = demo_generator(), "demo"
     elif text.startswith("arch:"):
         conv, origin = arch_generator(text[5:]), text
-    else:
-        path = Path(source).expanduser()
-        conv, origin = read_checkpoint(path), str(path)
+    else:  # a file, or a URL / published name fetched into the cache (its name stays the origin)
+        path = resolve_checkpoint(source)
+        conv, origin = read_checkpoint(path), text if is_remote(text) else str(path)
     G = build_generator(conv, origin)
     try:
         G = G.to(device)

@@ -13,7 +13,9 @@ when the generator, its noise mode or its precision changes).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 
@@ -43,8 +45,10 @@ class CapturedFrame:
         self.graph.replay()
 
 
-def capture_frame(G, noise_mode: str, w_in: torch.Tensor) -> CapturedFrame:
-    """Capture `G.synthesis(w_in)` + RGBA8 conversion + sanity check on the current CUDA stream.
+def capture_frame(G, noise_mode: str, w_in: torch.Tensor,
+                  synthesis: Callable[[torch.Tensor], torch.Tensor] | None = None) -> CapturedFrame:
+    """Capture `G.synthesis(w_in)` (or `synthesis(w_in)`, the compiled one) + RGBA8 conversion +
+    sanity check on the current CUDA stream.
 
     `capture_error_mode="thread_local"`: the display thread keeps using CUDA during the capture
     (uploads, events), which the default "global" mode would turn into errors in that thread.
@@ -53,12 +57,14 @@ def capture_frame(G, noise_mode: str, w_in: torch.Tensor) -> CapturedFrame:
     stream = torch.cuda.current_stream(w_in.device)
     pixels = torch.zeros(G.resolution, G.resolution, 4, dtype=torch.uint8, device=w_in.device)
     pixels[..., 3] = 255
+    if synthesis is None:
+        synthesis = partial(G.synthesis, noise_mode=noise_mode)
     for _ in range(WARMUP_RUNS):
-        to_pixels(G.synthesis(w_in, noise_mode=noise_mode), pixels)
+        to_pixels(synthesis(w_in), pixels)
     stream.synchronize()
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph, stream=stream, capture_error_mode="thread_local"):
-        img = G.synthesis(w_in, noise_mode=noise_mode)
+        img = synthesis(w_in)
         to_pixels(img, pixels)
         sane = sanity(img)
     return CapturedFrame(graph, pixels, sane)

@@ -114,13 +114,19 @@ class GeneratorWorker:
     """Owns the generator's thread (and lane); `request()` in, `latest()` out.
 
     `graphs`: on CUDA, replay a captured CUDA graph for unbent frames (False: always eager).
+    `compiled`: unbent synthesis from `models.compile_synthesis` for the starting noise mode (W+ in,
+    image out), used instead of `G.synthesis` and inside the graph while that noise mode holds;
+    if it ever raises, one log line and `G.synthesis` from then on.
     `lane` and `capture` are for tests: where the work runs, and how a frame is captured.
     """
 
     def __init__(self, G, noise_mode: str = "const", ring: int = 3, graphs: bool = True,
-                 lane: Lane | None = None, capture: Capture | None = None) -> None:
+                 lane: Lane | None = None, capture: Capture | None = None,
+                 compiled: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         self.G = G
         self.noise_mode = noise_mode
+        self.compiled = compiled
+        self._compiled_noise = noise_mode
         self.lane = lane if lane is not None else CudaLane(G.device) if G.device.type == "cuda" else Lane()
         self._w_in = torch.zeros(1, G.num_ws, G.w_dim, device=G.device)  # the worker's own W+ (static for graphs)
         self._capture = capture if capture is not None else capture_frame if graphs and isinstance(self.lane, CudaLane) else None
@@ -245,8 +251,7 @@ class GeneratorWorker:
             sane = graph.sane
             self.graph_replays += 1
         else:
-            bending = {} if bend is None else {"bend": bend}  # unbent: the synthesis call as it always was
-            img = self.G.synthesis(self._w_in, noise_mode=self.noise_mode, **bending)
+            img = self._synthesize(bend)
             to_pixels(img, out)
             sane = sanity(img)
         event = self.lane.mark()
@@ -255,15 +260,31 @@ class GeneratorWorker:
         finite, varied = (bool(v) for v in sane.tolist())
         return event, finite, varied
 
+    def _synthesize(self, bend: tuple[Bend, ...] | None) -> torch.Tensor:
+        if bend is None and self._compiled_now() is not None:
+            try:
+                return self.compiled(self._w_in)  # type: ignore[misc]
+            except Exception as exc:  # compiled code is an optimisation: eager draws the same frame
+                log.warning("compiled synthesis failed (%s): eager synthesis from now on", _describe(exc))
+                self.compiled, self._graph = None, None
+        bending = {} if bend is None else {"bend": bend}  # unbent: the synthesis call as it always was
+        return self.G.synthesis(self._w_in, noise_mode=self.noise_mode, **bending)
+
+    def _compiled_now(self) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        """The compiled synthesis if it draws the current noise mode (it was compiled for one)."""
+        return self.compiled if self.noise_mode == self._compiled_noise else None
+
     def _graphed(self) -> CapturedFrame | None:
         """The captured frame for this generator and noise mode (captured on first use), or None: eager."""
         if self._capture is None:
             return None
-        key = (id(self.G), self.noise_mode, getattr(self.G, "uses_fp16", False))
+        compiled = self._compiled_now()
+        key = (id(self.G), self.noise_mode, getattr(self.G, "uses_fp16", False), compiled)
         if self._graph is None or self._graph_key != key:
             self._graph = None
             try:
-                self._graph = self._capture(self.G, self.noise_mode, self._w_in)
+                extra = {} if compiled is None else {"synthesis": compiled}
+                self._graph = self._capture(self.G, self.noise_mode, self._w_in, **extra)
             except Exception as exc:  # a graph is an optimisation: eager synthesis draws the same frame
                 log.warning("CUDA graph capture failed (%s): eager synthesis from now on", _describe(exc))
                 self._capture = None
@@ -279,6 +300,7 @@ class GeneratorWorker:
         log.warning("fp16 synthesis gave a non-finite frame: fp32 from now on (slower, same picture)")
         self.G.set_precision(fp16=False, channels_last=self.G.synthesis.channels_last)
         self._graph = None
+        self.compiled = None  # compiled for fp16; recompiling would stall the show for seconds
         return True
 
     def _failed(self, exc: Exception) -> None:
