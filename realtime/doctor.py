@@ -125,12 +125,13 @@ def diagnose(
         findings.append(torch_line)
         if torch_line.status == "fail":
             findings += [Finding(name, "fail" if required else "missing", "not checked: torch is unusable")
-                         for name, required in (("CUDA", False), ("GPU", False), ("precision", False),
+                         for name, required in (("CUDA", False), ("GPU", False), ("precision", False), ("compile", False),
                                                 ("generator", True), ("OpenGL", True), ("frame path", True))]
         else:
             findings += _torch_checks(device, generator, nvml, show_surfaces(environ) if surfaces is None else surfaces)
         findings.append(_safely("NVML", False, _check_nvml, nvml))
         findings.append(_safely("PyAV", False, _check_pyav))
+        findings.append(_safely("checkpoints", False, _check_cache))
         findings.append(_safely("OSC port", False, _check_osc_port, osc_port))
         findings.append(_safely("page port", False, _check_page_port, control_port))
         findings.append(_safely("monitors", False, _check_monitors, environ, monitors))
@@ -165,6 +166,7 @@ def _torch_checks(device: str, generator: str, nvml: Nvml, surfaces: Sequence[tu
     findings = [cuda_line,
                 _safely("GPU", False, _check_gpu, device, nvml),
                 _safely("precision", False, _check_precision, device),
+                _safely("compile", False, _check_compile, device),
                 _safely("generator", True, _check_generator, generator, device)]
     gl_line, surface = _open_gl(surfaces)
     findings.append(gl_line)
@@ -379,6 +381,27 @@ def _check_nvml(nvml: Nvml) -> Finding:
     count = nvml.query("nvmlDeviceGetCount", default=0)
     cuda_text = f", CUDA {cuda // 1000}.{cuda % 1000 // 10}" if isinstance(cuda, int) else ""
     return Finding("NVML", "ok", f"driver {driver}{cuda_text}, {count} GPU(s): the GPU panel shows them")
+
+
+def _check_compile(device: str) -> Finding:
+    from .models.compiled import compiler_missing
+
+    missing = compiler_missing(device)
+    if missing:
+        reason, _, fix = missing.partition(" (")
+        return Finding("compile", "missing", f"{reason}: stylevj run --compile would run eagerly", fix=fix.rstrip(")"))
+    return Finding("compile", "ok", "torch.compile can build code here (stylevj run --compile; docs/performance.md)")
+
+
+def _check_cache() -> Finding:
+    from .catalog import CATALOG, cached_path
+    from .download import default_cache_dir
+
+    cached = [p.name for p in CATALOG if cached_path(p) is not None]
+    if cached:
+        return Finding("checkpoints", "ok", f"cached in {default_cache_dir()}: {', '.join(cached)} (no network needed)")
+    return Finding("checkpoints", "ok", f"no published network cached in {default_cache_dir()} "
+                                        "(stylevj models --fetch ffhq-1024 gets one ahead of a show)")
 
 
 def _check_pyav() -> Finding:

@@ -8,14 +8,19 @@ Compiling takes seconds here (inductor's on-disk cache makes a second run fast).
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from realtime.models import compile_synthesis, load_generator
-from realtime.models.compiled import relative_error
+from realtime.models.compiled import compiler_missing, relative_error
 
 from .conftest import stylevj
 
+needs_compiler = pytest.mark.skipif(compiler_missing("cpu") is not None,
+                                    reason=f"torch.compile on CPU: {compiler_missing('cpu')}")
 
+
+@needs_compiler
 def test_the_compiled_generator_draws_what_eager_draws(fixtures):
     G = load_generator(fixtures / "nvada_tiny.pkl")
     compiled, why = compile_synthesis(G)
@@ -27,6 +32,7 @@ def test_the_compiled_generator_draws_what_eager_draws(fixtures):
             assert relative_error(compiled(ws[None]), G.synthesis(ws[None], noise_mode="const")) < 1e-4
 
 
+@needs_compiler
 def test_what_compile_cannot_match_is_refused_with_the_reason(fixtures):
     G = load_generator(fixtures / "nvada_tiny.pkl")
     compiled, why = compile_synthesis(G, noise_mode="random")
@@ -42,6 +48,15 @@ def test_relative_error_treats_non_finite_output_as_a_mismatch():
     assert abs(relative_error(torch.tensor([1.0, 1.5]), torch.tensor([1.0, 2.0])) - 0.25) < 1e-7
 
 
+def test_without_a_compiler_compile_is_refused_at_once(fixtures, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("CXX", raising=False)
+    assert "no C++ compiler found" in compiler_missing("cpu")
+    compiled, why = compile_synthesis(load_generator(fixtures / "nvada_tiny.pkl"))
+    assert compiled is None and why.startswith("torch.compile skipped: no C++ compiler found")
+
+
+@needs_compiler
 def test_run_compile_plays_a_show_on_the_compiled_generator(fixtures, tmp_path):
     result = stylevj("run", "--checkpoint", str(fixtures / "nvada_tiny.pkl"), "--compile", "--headless",
                      "--frames", "5", "--snapshot", str(tmp_path / "a.png"), "--no-control", "--no-osc",

@@ -181,8 +181,8 @@ def test_a_broken_torch_is_a_fail_line_and_exit_1_without_a_traceback(tmp_path):
     result = stylevj("doctor", "--osc-port", "0", "--control-port", "0", env=env, timeout=120)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
-    assert line_of(result.stdout, "torch") == ("fail      torch       unusable (ImportError: libtorch_cpu.so: cannot open "
-                                               "shared object file)")
+    assert re.fullmatch(r"fail\s+torch\s+unusable \(ImportError: libtorch_cpu.so: cannot open shared object file\)",
+                        line_of(result.stdout, "torch"))
     assert re.search(r"^fail\s+generator\s+not checked: torch is unusable$", line_of(result.stdout, "generator"))
     assert "PyAV" in result.stdout and "OSC port" in result.stdout  # what does not need torch is still checked
     assert result.stdout.rstrip().endswith("No show can run here: torch, generator, OpenGL, frame path failed.")
@@ -198,8 +198,9 @@ def test_a_check_that_raises_is_one_line_and_a_missing_generator_fails():
                                                   "could not check (RuntimeError: the X server went away)")
     generator = check(findings, "generator")
     assert generator.status == "fail" and "no-such-file.safetensors" in generator.detail
-    assert [f.name for f in findings] == ["stylevj", "torch", "CUDA", "GPU", "precision", "generator", "OpenGL",
-                                          "frame path", "NVML", "PyAV", "OSC port", "page port", "monitors", "audio in"]
+    assert [f.name for f in findings] == ["stylevj", "torch", "CUDA", "GPU", "precision", "compile", "generator",
+                                          "OpenGL", "frame path", "NVML", "PyAV", "checkpoints", "OSC port",
+                                          "page port", "monitors", "audio in"]
     assert not show_can_run(findings)
 
 
@@ -266,3 +267,27 @@ def test_with_a_display_the_context_comes_from_a_hidden_window_and_the_monitors_
     assert monitors.status == "ok" and re.fullmatch(r"0: \S+ 1280x720(@\d+Hz)? \(primary\)", monitors.detail)
     assert check(findings, "frame path").status in ("ok", "degraded")
     assert show_can_run(findings)
+
+
+def test_without_a_compiler_the_compile_line_names_the_package(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("CXX", raising=False)
+    findings = run_headless(surfaces=[("headless EGL", lambda: headless())])
+    line = check(findings, "compile")
+    assert line.status == "missing" and line.fix == "apt install g++"
+    assert "stylevj run --compile would run eagerly" in line.detail
+    assert show_can_run(findings)
+
+
+def test_the_checkpoints_line_names_what_is_cached(tmp_path, monkeypatch):
+    from realtime.catalog import CATALOG
+    from realtime.download import cache_name
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    before = check(run_headless(surfaces=[]), "checkpoints")
+    assert "no published network cached" in before.detail and "stylevj models --fetch" in before.detail
+    folder = tmp_path / "stylevj" / "checkpoints"
+    folder.mkdir(parents=True)
+    (folder / cache_name(CATALOG[2].url)).write_bytes(b"net")
+    after = check(run_headless(surfaces=[]), "checkpoints")
+    assert after.status == "ok" and after.detail.endswith(f": {CATALOG[2].name} (no network needed)")

@@ -11,6 +11,9 @@ and eager synthesis, never a different show.
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import shutil
 import time
 from collections.abc import Callable
 from functools import partial
@@ -34,6 +37,19 @@ def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).abs().max() / b.abs().max().clamp_min(1e-12))
 
 
+def compiler_missing(device: torch.device | str) -> str | None:
+    """Why inductor cannot generate code for `device` here (None: it can try): a CPU needs a C++
+    compiler, CUDA needs Triton."""
+    if torch.device(device).type == "cuda":
+        if importlib.util.find_spec("triton") is None:  # inductor writes its CUDA kernels in Triton
+            return "Triton is not installed (pip install triton)"
+        return None
+    candidates = [os.environ.get("CXX", ""), "g++", "c++", "clang++"]
+    if not any(name and shutil.which(name) for name in candidates):
+        return "no C++ compiler found for inductor's CPU code (apt install g++)"
+    return None
+
+
 def compile_synthesis(G, noise_mode: str = "const", tolerance: float | None = None) -> tuple[Synthesis | None, str]:
     """(compiled unbent synthesis of `G` for batch-1 W+, why) or (None, why not).
 
@@ -42,6 +58,9 @@ def compile_synthesis(G, noise_mode: str = "const", tolerance: float | None = No
     """
     if noise_mode not in COMPILABLE_NOISE:
         return None, f"torch.compile skipped: noise mode '{noise_mode}' draws new noise each frame"
+    missing = compiler_missing(G.device)
+    if missing:
+        return None, f"torch.compile skipped: {missing}: eager synthesis"
     if tolerance is None:
         tolerance = TOLERANCE_FP16 if getattr(G, "uses_fp16", False) else TOLERANCE_FP32
     started = time.perf_counter()
