@@ -235,7 +235,6 @@ def cmd_audio(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from .catalog import describe_catalog, is_remote, resolve_checkpoint
-    from .errors import StylevjError
 
     if not args.fetch:
         print(describe_catalog())

@@ -1,6 +1,6 @@
 """Show files (TOML): what to load, which keyframes, how to move, how it looks. Data only.
 
-    [generator]               source = "demo" (or a checkpoint path relative to this file, a URL, a published name), noise
+    [generator]               source = "demo" (or a published name, a URL, a path relative to this file), noise
     [play]                    speed, truncation, position
     [path]                    spline, alpha, closed, constant_speed, blend
     [mix]                     keyframe, layers = [first, last]     (optional)
@@ -44,7 +44,6 @@ from .latent.controls import BEND_KINDS, CONTROL_NAME, neutral
 from .latent.cues import CueTimeline, parse_time
 from .latent.directions import METHODS
 from .models.bending import EDGES
-
 from .models.generator import NOISE_MODES
 
 if sys.version_info >= (3, 11):
@@ -74,7 +73,8 @@ def _sections(cls: type) -> Any:
 
 @dataclass(frozen=True)
 class GeneratorSettings(Checked):
-    source: str = checked(TEXT, "demo", "'demo', 'arch:NAME', a published name (stylevj models), an https URL, or a checkpoint path relative to the preset")
+    source: str = checked(TEXT, "demo", "'demo', 'arch:NAME', a published name (stylevj models), an https URL, "
+                               "or a checkpoint path relative to the preset")
     noise: str = checked(choice(NOISE_MODES), "const", "noise inputs")
 
 

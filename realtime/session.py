@@ -226,7 +226,10 @@ def run_show(o: RunOptions) -> None:
     if o.compile:
         log.info("compiling the generator (tens of seconds, once) ...")
         compiled, why = compile_synthesis(G, preset.generator.noise)
-        (log.info if compiled is not None else log.warning)("%s", why)
+        if compiled is None:
+            log.warning("%s", why)
+        else:
+            log.info("%s", why)
     surface = _surface(o, G.resolution)
     try:
         show = build_show(G, preset, surface, upload=o.upload, fit=o.fit, crossfade=o.crossfade, folders=folders,

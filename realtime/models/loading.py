@@ -13,9 +13,9 @@ from pathlib import Path
 
 import torch
 
+from ..catalog import is_remote, resolve_checkpoint
 from ..errors import CheckpointError, StylevjError
 from .builtin import arch_generator, demo_generator
-from ..catalog import is_remote, resolve_checkpoint
 from .convert import Converted, build_generator
 from .generator import Generator
 from .native import load_native
