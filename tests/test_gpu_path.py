@@ -318,21 +318,26 @@ class ReplayingGraph:
         self.run()
 
 
+def eager_capture(G, noise_mode, w_in, synthesis=None) -> CapturedFrame:
+    """The shape of capture_frame, without CUDA: a 'graph' whose replay reruns the frame."""
+    pixels = torch.zeros(G.resolution, G.resolution, 4, dtype=torch.uint8)
+    pixels[..., 3] = 255
+    sane = torch.zeros(2, dtype=torch.bool)
+
+    def run() -> None:
+        img = G.synthesis(w_in, noise_mode=noise_mode) if synthesis is None else synthesis(w_in)
+        to_pixels(img, pixels)
+        sane.copy_(sanity(img))
+
+    return CapturedFrame(ReplayingGraph(run), pixels, sane)
+
+
 def test_graph_replays_read_the_workers_own_w_buffer_and_bent_frames_stay_eager(demo):
     captured: list[torch.Tensor] = []
 
-    def capture(G, noise_mode, w_in):  # the shape of capture_frame, without CUDA
+    def capture(G, noise_mode, w_in):
         captured.append(w_in)
-        pixels = torch.zeros(G.resolution, G.resolution, 4, dtype=torch.uint8)
-        pixels[..., 3] = 255
-        sane = torch.zeros(2, dtype=torch.bool)
-
-        def run() -> None:
-            img = G.synthesis(w_in, noise_mode=noise_mode)
-            to_pixels(img, pixels)
-            sane.copy_(sanity(img))
-
-        return CapturedFrame(ReplayingGraph(run), pixels, sane)
+        return eager_capture(G, noise_mode, w_in)
 
     worker = GeneratorWorker(demo, capture=capture).start()
     ws = [demo.mapping(torch.randn(1, demo.z_dim, generator=torch.Generator().manual_seed(s)))[0] for s in (3, 4, 5)]
@@ -633,16 +638,7 @@ def test_a_graph_is_captured_around_the_compiled_synthesis(demo):
 
     def capture(G, noise_mode, w_in, synthesis=None):
         given.append(synthesis)
-        pixels = torch.zeros(G.resolution, G.resolution, 4, dtype=torch.uint8)
-        pixels[..., 3] = 255
-        sane = torch.zeros(2, dtype=torch.bool)
-
-        def run() -> None:
-            img = synthesis(w_in)
-            to_pixels(img, pixels)
-            sane.copy_(sanity(img))
-
-        return CapturedFrame(ReplayingGraph(run), pixels, sane)
+        return eager_capture(G, noise_mode, w_in, synthesis)
 
     worker = GeneratorWorker(demo, capture=capture, compiled=compiled).start()
     w = demo.mapping(torch.randn(1, demo.z_dim, generator=torch.Generator().manual_seed(11)))[0]
