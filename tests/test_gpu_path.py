@@ -546,6 +546,28 @@ def test_cuda_graph_frames_equal_eager_frames(fixtures):
 
 
 @needs_cuda
+def test_cuda_compiled_frames_in_a_graph_equal_eager_frames(fixtures):
+    """`stylevj run --compile` on a GPU: Triton kernels, captured in the worker's CUDA graph."""
+    from realtime.models import compile_synthesis
+
+    G = load_generator(fixtures / "nvada_tiny.pkl", device="cuda")  # its fp16 layers on
+    compiled, why = compile_synthesis(G)
+    if compiled is None and "Triton is not installed" in why:
+        pytest.skip(why)
+    assert compiled is not None, why
+    ws = [G.mapping(torch.randn(1, G.z_dim, generator=torch.Generator().manual_seed(s)).cuda())[0] for s in (4, 5)]
+    eager, fast = GeneratorWorker(G, graphs=False).start(), GeneratorWorker(G, compiled=compiled).start()
+    try:
+        for n, w in enumerate(ws, start=1):
+            a, b = _frame_for(eager, w, n), _frame_for(fast, w, n)
+            assert np.abs(a.astype(int) - b.astype(int)).max() <= 2  # fp16 layers: sums in another order
+        assert fast.graph_replays == 2 and fast.compiled is compiled and fast.errors == 0
+    finally:
+        eager.stop()
+        fast.stop()
+
+
+@needs_cuda
 def test_cuda_wplus_freed_by_the_display_at_once_still_draws_its_own_frame(fixtures):
     G = load_generator(fixtures / "nvada_tiny.pkl", device="cuda")
     w = G.mapping(torch.randn(1, G.z_dim, generator=torch.Generator().manual_seed(3)).cuda())[0]
