@@ -316,3 +316,12 @@ def test_models_fetch_fills_the_cache_before_the_show(server, fixtures, tmp_path
     refused = stylevj("models", "--fetch", "no-such-net", env=env)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert "no-such-net: not a published name or an https URL" in refused.stderr
+
+
+def test_a_projection_record_hashes_the_downloaded_file(server, fixtures, tmp_path, monkeypatch):
+    from realtime.projection.job import checkpoint_fingerprint
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    url = server.url("nvada_tiny.pkl")
+    load_generator(url)  # as `stylevj project --checkpoint URL` does first
+    assert checkpoint_fingerprint(url) == hashlib.sha256((fixtures / "nvada_tiny.pkl").read_bytes()).hexdigest()

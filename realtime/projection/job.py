@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from .. import __version__
+from ..catalog import resolve_checkpoint
 from ..errors import StylevjError
 from ..files import atomic_write
 from ..images import save_png, to_rgb8
@@ -94,11 +95,12 @@ def choose_loss(requested: str | None, vgg_weights: str | None) -> tuple[str, Pa
 
 
 def checkpoint_fingerprint(source: str) -> str:
-    """sha256 of a checkpoint file; 'demo' and 'arch:NAME' stand for themselves."""
+    """sha256 of a checkpoint file (for a URL or published name, of its cached copy); 'demo' and
+    'arch:NAME' stand for themselves."""
     if source == "demo" or source.startswith("arch:"):
         return source
     digest = hashlib.sha256()
-    with open(Path(source).expanduser(), "rb") as f:
+    with open(resolve_checkpoint(source), "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
