@@ -178,6 +178,8 @@ def _download(url: str, final: Path, expected: str | None, timeout: float) -> No
             total = int(length) if length and length.isdigit() else None
         if have:
             log.info("resuming %s at %s", url, _mb(have))
+        else:
+            log.info("downloading %s%s into %s (once)", url, f" ({_mb(total)})" if total else "", final.parent)
         digest = hashlib.sha256()
         if have:
             with open(part, "rb") as f:
