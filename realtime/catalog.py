@@ -95,8 +95,9 @@ def describe_catalog(cache_dir: str | os.PathLike | None = None) -> str:
         here = cached_path(p, cache_dir)
         size = f"{here.stat().st_size / 1e6:.0f} MB" if here else f"~{p.approx_mb} MB"
         lines.append(f"{p.name:<15} {size:>9}  {p.what:<48} {'yes: ' + str(here) if here else 'no'}")
-        if here and cached_hash(here):
-            lines.append(f"{'':<15} {'':>9}  sha256 {cached_hash(here)}")
+        digest = cached_hash(here) if here else None
+        if digest:
+            lines.append(f"{'':<15} {'':>9}  sha256 {digest}")
     lines += [
         "",
         f"source:  {SOURCE_PAGE} (files under {NGC})",

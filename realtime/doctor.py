@@ -388,8 +388,9 @@ def _check_compile(device: str) -> Finding:
 
     missing = compiler_missing(device)
     if missing:
-        reason, _, fix = missing.partition(" (")
-        return Finding("compile", "missing", f"{reason}: stylevj run --compile would run eagerly", fix=fix.rstrip(")"))
+        fix = "pip install triton" if device.startswith("cuda") else "apt install g++"
+        reason = missing.partition(" (")[0]  # the message's own hint in brackets is the fix line here
+        return Finding("compile", "missing", f"{reason}: stylevj run --compile would run eagerly", fix=fix)
     return Finding("compile", "ok", "torch.compile can build code here (stylevj run --compile; docs/performance.md)")
 
 

@@ -123,17 +123,26 @@ def _hash_file(final: Path) -> Path:
     return final.with_name(final.name + ".sha256")
 
 
+def _record_hash(final: Path, digest: str) -> None:
+    """Keep the hash beside the file (`stylevj models` shows it); a failure only costs a rehash later."""
+    try:
+        atomic_write(_hash_file(final), (digest + "\n").encode())
+    except OSError as exc:
+        log.warning("could not record the SHA-256 of %s (%s)", final, exc.strerror)
+
+
 def _check_cached(final: Path, expected: str, url: str) -> None:
     digest = cached_hash(final)
     if digest is None:
-        digest = _sha256_of(final)
-        atomic_write(_hash_file(final), (digest + "\n").encode())
+        digest = sha256_file(final)
+        _record_hash(final, digest)
     if digest != expected:
         raise CheckpointError(f"{url}: the cached copy {final} has SHA-256 {digest[:12]}…, not the expected "
                               f"{expected[:12]}…; delete it to download again")
 
 
-def _sha256_of(path: Path) -> str:
+def sha256_file(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes, read in 1 MiB blocks (hex)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(CHUNK), b""):
@@ -148,7 +157,11 @@ def _locked(final: Path) -> Iterator[None]:
     except ImportError:  # Windows: no advisory locks; two downloads of one file would race on .part
         yield
         return
-    with open(final.with_name(final.name + ".lock"), "a") as handle:
+    try:
+        handle = open(final.with_name(final.name + ".lock"), "a")
+    except OSError as exc:
+        raise CheckpointError(f"{final.parent}: cannot write the download cache ({exc.strerror})") from None
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -191,8 +204,11 @@ def _download(url: str, final: Path, expected: str | None, timeout: float) -> No
         part.unlink(missing_ok=True)
         raise CheckpointError(f"{url}: SHA-256 mismatch (expected {expected[:12]}…, got {got[:12]}…); "
                               "the download was deleted")
-    os.replace(part, final)
-    atomic_write(_hash_file(final), (got + "\n").encode())
+    try:
+        os.replace(part, final)
+    except OSError as exc:
+        raise CheckpointError(f"{url}: cannot move the download into {final.parent} ({exc.strerror})") from None
+    _record_hash(final, got)
     log.info("downloaded %s: %s, sha256 %s", final.name, _mb(done), got)
 
 

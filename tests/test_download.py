@@ -325,3 +325,11 @@ def test_a_projection_record_hashes_the_downloaded_file(server, fixtures, tmp_pa
     url = server.url("nvada_tiny.pkl")
     load_generator(url)  # as `stylevj project --checkpoint URL` does first
     assert checkpoint_fingerprint(url) == hashlib.sha256((fixtures / "nvada_tiny.pkl").read_bytes()).hexdigest()
+
+
+def test_a_cache_that_cannot_be_written_is_one_line(server, tmp_path):
+    url = server.url("nvada_tiny.pkl")
+    (tmp_path / (cache_name(url) + ".lock")).mkdir()  # the lock's place is taken: the cache is not writable there
+    with pytest.raises(CheckpointError, match=rf"{tmp_path}: cannot write the download cache \(Is a directory\)"):
+        cached_download(url, tmp_path)
+    assert server.requests == []  # nothing downloaded that could not be kept

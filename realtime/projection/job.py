@@ -12,7 +12,6 @@ or projected becomes an outcome with its error; the others are still projected a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -26,6 +25,7 @@ import torch
 
 from .. import __version__
 from ..catalog import resolve_checkpoint
+from ..download import sha256_file
 from ..errors import StylevjError
 from ..files import atomic_write
 from ..images import save_png, to_rgb8
@@ -99,11 +99,7 @@ def checkpoint_fingerprint(source: str) -> str:
     'arch:NAME' stand for themselves."""
     if source == "demo" or source.startswith("arch:"):
         return source
-    digest = hashlib.sha256()
-    with open(resolve_checkpoint(source), "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return sha256_file(resolve_checkpoint(source))
 
 
 def output_stems(paths: list[Path]) -> list[str]:
