@@ -60,6 +60,9 @@ class Check:
         if self.kind in ("number", "integer"):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise CheckError(f"must be a {'whole ' if self.kind == 'integer' else ''}number, got {_kind_of(value)}")
+            if isinstance(value, int) and not -_FLOAT_MAX <= value <= _FLOAT_MAX:  # compared exactly: no overflow
+                bounds = f"[{_num(self.lo)}, {_num(self.hi)}]" if math.isfinite(self.lo) else "a float's range"
+                raise CheckError(f"must be within {bounds}, got {_num(value)}")
             if not math.isfinite(value):
                 raise CheckError(f"must be finite, got {value}")
             if self.kind == "integer":
@@ -67,7 +70,7 @@ class Check:
                     raise CheckError(f"must be a whole number, got {value}")
                 value = int(value)
             else:
-                value = float(value)
+                value = within_range(float(value), self.lo, self.hi)
             if not self.lo <= value <= self.hi:
                 raise CheckError(f"must be within [{_num(self.lo)}, {_num(self.hi)}], got {_num(value)}")
             return value
@@ -123,7 +126,26 @@ def _kind_of(value: Any) -> str:
         type(value), type(value).__name__)
 
 
+_FLOAT_MAX = 1.7976931348623157e308  # a larger integer (JSON and TOML allow 400 digits) has no float
+FLOAT32_EPSILON = 2.0**-23  # float32's relative spacing: OSC floats arrive rounded to it
+
+
+def within_range(value: float, lo: float, hi: float) -> float:
+    """`value`, or the bound it is within float32 rounding of (then exactly that bound).
+
+    OSC sends float32: a range's own end, 1e-9 say, arrives as 9.99999972e-10 and must still be
+    accepted (as 1e-9). Every number range goes through this; a value further out is returned
+    unchanged for the caller to refuse."""
+    if value < lo and lo - value <= abs(lo) * FLOAT32_EPSILON:
+        return lo
+    if value > hi and value - hi <= abs(hi) * FLOAT32_EPSILON:
+        return hi
+    return value
+
+
 def _num(x: float) -> str:
+    if isinstance(x, int) and abs(x) >= 10**16:
+        return f"a {len(str(abs(x)))}-digit number"  # not the digits themselves: a reason stays one short line
     return f"{x:g}" if isinstance(x, float) else str(x)
 
 
@@ -157,6 +179,14 @@ def integers(count: int, lo: int, hi: int, extra: Callable[[Any], str | None] | 
 
 
 TEXTS = Check("list", items=TEXT)
+
+# Ranges the command line shares with the code behind it (here, so `stylevj --help` needs no torch).
+SEED = integer(0, 2**32 - 1)  # a latent seed: numpy's RandomState takes exactly these
+PORT = integer(0, 65535)  # 0: any free port
+CRF = integer(0, 51)  # x264's constant rate factor: 0 lossless, 51 worst
+RECORD_FPS = number(1, 240)  # live recordings' frame rate
+PROJECTION_STEPS = integer(1, 1_000_000)
+PROJECTION_BATCH = integer(1, 1024)
 
 
 def parse_host_port(text: str) -> tuple[str, int]:

@@ -1,10 +1,96 @@
-"""Writing files so that a crash never leaves half of one: the show's edits must survive."""
+"""Files in and out: every file the show reads goes through `read_bounded` (regular files only,
+bounded, refused by what was opened, never by a stat that came first), and every file it writes
+through `atomic_write` (a crash never leaves half of one: the show's edits must survive)."""
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
+
+from .errors import StylevjError
+
+_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
+
+
+def read_bounded(path: str | os.PathLike, limit: int, kind: str,
+                 error: type[StylevjError] = StylevjError) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes, or `error` saying why not, in one line.
+
+    The file is opened without blocking (a FIFO with no writer, a device or a tty opens at once)
+    and judged by `fstat` on the open descriptor: a folder, a FIFO, a socket or a device
+    (/dev/zero) is refused, never read, even when it was swapped in after someone looked. At
+    most `limit` + 1 bytes are ever read, so a file that grows while it is read is refused too.
+    """
+    what = str(path)
+    fd = _open_regular(path, kind, error, limit)
+    try:
+        chunks, size = [], 0
+        while size <= limit and (chunk := os.read(fd, min(limit + 1 - size, 1 << 20))):
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise error(f"{what}: cannot be read ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
+    if size > limit:
+        raise error(f"{what}: grew past {limit} bytes while it was read, too large for a {kind}")
+    return b"".join(chunks)
+
+
+def open_regular(path: str | os.PathLike, kind: str, error: type[StylevjError] = StylevjError) -> BinaryIO:
+    """`path` open for reading (binary) if it is a regular file, or `error` in one line: the rule of
+    `read_bounded` (opened without blocking, judged by `fstat` on the descriptor) for files too
+    large to read whole (checkpoints): the caller hands the file object to its parser, so what
+    is parsed is what was judged, never a file swapped in after a look."""
+    return os.fdopen(_open_regular(path, kind, error, None), "rb")
+
+
+def _open_regular(path: str | os.PathLike, kind: str, error: type[StylevjError], limit: int | None) -> int:
+    """A blocking descriptor of `path` if it is a regular file (of at most `limit` bytes)."""
+    what = str(path)
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except FileNotFoundError:
+        raise error(f"{what}: no such file") from None
+    except OSError as exc:
+        raise error(f"{what}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise error(f"{what}: is a folder, not a {kind}")
+        if not stat.S_ISREG(info.st_mode):
+            raise error(f"{what}: is not a regular file (a pipe or a device?), refused")
+        if limit is not None and info.st_size > limit:
+            raise error(f"{what}: {info.st_size} bytes is too large for a {kind} (at most {limit})")
+        os.set_blocking(fd, True)
+    except OSError as exc:
+        os.close(fd)
+        raise error(f"{what}: cannot be read ({exc.strerror or exc})") from None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def check_writable_target(path: str | os.PathLike, kind: str, error: type[StylevjError] = StylevjError) -> None:
+    """A file about to be replaced must be a regular file (or not exist): a FIFO, a device or a
+    folder in its place is refused, never read for a backup nor replaced."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise error(f"{path}: cannot be written ({exc.strerror or exc})") from None
+    if stat.S_ISLNK(info.st_mode):
+        try:
+            info = os.stat(path)
+        except OSError:
+            return  # a dangling link: replaced by the new file
+    if not stat.S_ISREG(info.st_mode):
+        raise error(f"{path}: is not a regular file (a folder, a pipe or a device?); a {kind} is not written there")
 
 
 def atomic_write(path: str | os.PathLike, payload: bytes) -> Path:

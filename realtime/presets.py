@@ -1,15 +1,19 @@
 """Show files (TOML): what to load, which keyframes, how to move, how it looks. Data only.
 
     [generator]               source = "demo" (or a published name, a URL, a path relative to this file), noise
+    [stage]                   fader, blackout
     [play]                    speed, truncation, position
     [path]                    spline, alpha, closed, constant_speed, blend
     [mix]                     keyframe, layers = [first, last]     (optional)
-    [overlay]                 tensor, gpu, opacity, font, font_size, tensor_rows, tensor_hz, tensor_rect, gpu_rect
+    [overlay]                 visible, tensor, gpu, opacity, font, font_size, tensor_rows, tensor_hz, tensor_rect, gpu_rect
     [osc]                     host, port, reply, allow, [[osc.mappings]]
     [[keyframes]]             seed = 7 | file = "keyframes/face.safetensors", name, truncation, at
     [audio]                   bpm, [[audio.mappings]] feature, target, amount, range, curve, decay, every
     [[controls]]              name, method + index | file | bend + resolution, layers, range, default, slew, edge
 
+The keys that are live parameters (speed, truncation, the path, noise, the overlay's panels, the
+fader, ...) are declared in the parameter table (`realtime/params.py`: each knob's `preset` says
+its "section.key"); `Preset.params` and `Preset.with_params` read and write them by walking it.
 Each table is a frozen dataclass whose fields carry their checks (`realtime.checks`); reading and
 writing walk those dataclasses, so a new key is one field plus its use. Loading checks every key:
 an unknown key or a bad value is a `PresetError` naming the file, the key and the reason.
@@ -32,19 +36,20 @@ from typing import Any, Collection
 
 import tomli_w
 
-from .checks import (FLAG, HOST_PORT, NETWORKS, OPTIONAL_TEXT, TEXT, Check, CheckError, Checked, check_of, checked,
+from .checks import (HOST_PORT, NETWORKS, OPTIONAL_TEXT, TEXT, Check, CheckError, Checked, check_of, checked,
                      choice, integer, integers, number, numbers)
-from .catalog import find_published
+from .checkpoints.catalog import find_published
+from .checkpoints.download import is_url
 from .choices import OSC_PORT
-from .download import is_url
 from .errors import StylevjError
-from .files import atomic_write
-from .latent import POSITION, SPEED, TRUNCATION, PathSettings, StyleMix
+from .params import PARAMS, Params, shortest, table_field
+from .files import atomic_write, check_writable_target, read_bounded
+from .latent import POSITION, PathSettings, StyleMix
 from .latent.controls import BEND_KINDS, CONTROL_NAME, neutral
 from .latent.cues import CueTimeline, parse_time
+from .latent.hearing import ONSET_DECAY, Heard
 from .latent.directions import METHODS
 from .models.bending import EDGES
-from .models.generator import NOISE_MODES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -54,6 +59,23 @@ else:  # pragma: no cover - Python 3.10
 
 class PresetError(StylevjError):
     """A preset file that cannot be read or is wrong; the message names file, key and reason."""
+
+
+_PRESET_NAME = re.compile(r"\w(?:[\w .-]{0,62}\w)?")
+
+
+def preset_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a preset file, or None: the one rule for saving, loading, OSC and
+    the page. Letters, digits, '_', '-', '.' and spaces, at most 64, starting and ending with a
+    letter, digit or '_' (so no ' default', '..', '.' or '...toml'); '.toml' may end it."""
+    stem = name[:-5] if name.endswith(".toml") else name
+    if _PRESET_NAME.fullmatch(stem) is None:
+        return ("must be a plain name inside the presets folder (letters, digits, '_', '-', '.' and spaces, "
+                f"at most 64, starting and ending with a letter, digit or '_'), got {name!r}")
+    return None
+
+
+PRESET_NAME = Check("text", extra=preset_name_problem, max_length=69)
 
 
 def _section(cls: type, optional: bool = False) -> Any:
@@ -75,13 +97,16 @@ def _sections(cls: type) -> Any:
 class GeneratorSettings(Checked):
     source: str = checked(TEXT, "demo", "'demo', 'arch:NAME', a published name (stylevj models), an https URL, "
                                "or a checkpoint path relative to the preset")
-    noise: str = checked(choice(NOISE_MODES), "const", "noise inputs")
+    noise: str = table_field("noise")
+    translate_x: float = table_field("translate_x")  # StyleGAN3's input transform (realtime/params.py)
+    translate_y: float = table_field("translate_y")
+    rotate: float = table_field("rotate")
 
 
 @dataclass(frozen=True)
 class PlaySettings(Checked):
-    speed: float = checked(SPEED, 0.25, "keyframes per second (W+ distance/s with constant_speed)")
-    truncation: float = checked(TRUNCATION, 0.7, "pull toward the average W: 1 = none")
+    speed: float = table_field("speed")
+    truncation: float = table_field("truncation")
     position: float = checked(POSITION, 0.0, "where the show starts, in keyframe units (journals keep the live one)")
 
 
@@ -127,12 +152,21 @@ RECT = numbers(4, 0, 1, extra=_inside)
 
 
 @dataclass(frozen=True)
+class StageSettings(Checked):
+    """What the stage output does to the whole picture: the master fader and blackout."""
+
+    fader: float = table_field("fader")
+    blackout: bool = table_field("blackout")
+
+
+@dataclass(frozen=True)
 class OverlaySettings(Checked):
     """The overlay panels (realtime/overlay): which are on, where, and how they look."""
 
-    tensor: bool = checked(FLAG, False, "the terminal print of W+, shown at start")
-    gpu: bool = checked(FLAG, False, "the nvitop-style GPU panel, shown at start")
-    opacity: float = checked(number(0, 1), 0.85, "the panels' window background; text stays opaque")
+    visible: bool = table_field("overlay")
+    tensor: bool = table_field("overlay_tensor")
+    gpu: bool = table_field("overlay_gpu")
+    opacity: float = table_field("overlay_opacity")
     font: str | None = checked(OPTIONAL_TEXT, None, "monospace .ttf, relative to the preset")
     font_size: float = checked(number(4, 200), 15.0, "pixels at 1080 output lines")
     tensor_rows: tuple[int, int] = checked(integers(2, 0, 10_000, extra=_in_order), (0, 2), "W+ rows printed, w[first:stop]")
@@ -235,7 +269,8 @@ class ControlSpec(Checked):
             raise CheckError(f"control '{self.name}' {which} must be within range {list(self.range)}")
 
 
-AUDIO_FEATURES = ("level", "onset", "low", "mid", "high", "beat")
+BEAT_FEATURE = "beat"  # the `Heard` field that drives the path (one segment per `every` beats)
+AUDIO_FEATURES = Heard.levels() + (BEAT_FEATURE,)  # the 0..1 fields drive speed or truncation
 AUDIO_TARGETS = ("speed", "truncation", "path")
 AUDIO_CURVES = ("linear", "square", "sqrt", "smooth")
 
@@ -248,9 +283,10 @@ def _low_below_high(pair: tuple[float, float]) -> str | None:
 class AudioMapping(Checked):
     """One [[audio.mappings]] entry: a feature of the music moves the show on top of its knobs.
 
-    level/onset/low/mid/high -> speed (keyframes/s added along the direction of play) or
-    truncation (psi added): the feature's `range` is stretched to 0..1, shaped by `curve`, times
-    `amount`. An onset is a pulse that jumps to `amount` and decays with `decay` seconds.
+    A 0..1 feature of `Heard` (level, onset, low, mid, high, beat_phase) -> speed (keyframes/s
+    added along the direction of play) or truncation (psi added): the feature's `range` is
+    stretched to 0..1, shaped by `curve`, times `amount`. `onset` is the show's one onset pulse:
+    1 at an onset, falling to 37 % in `decay` seconds (every onset mapping of a show shares it).
     beat -> path: one path segment per `every` beats, keyframes landing on every `every`-th beat.
     """
 
@@ -260,12 +296,12 @@ class AudioMapping(Checked):
     range: tuple[float, float] = checked(numbers(2, 0, 1, extra=_low_below_high), (0.0, 1.0),
                                          "[low, high] of the feature (0..1) stretched to 0..1; outside is clamped")
     curve: str = checked(choice(AUDIO_CURVES), "linear", "shape: linear, square (calm until loud), sqrt (eager), smooth")
-    decay: float = checked(number(0.01, 10), 0.25, "onset: seconds for the pulse to fall to 37%")
+    decay: float = checked(number(0.01, 10), ONSET_DECAY, "onset: seconds for the pulse to fall to 37%")
     every: int = checked(integer(1, 64), 4, "beat: beats per path segment")
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if (self.feature == "beat") != (self.target == "path"):
+        if (self.feature == BEAT_FEATURE) != (self.target == "path"):
             raise CheckError(f"feature '{self.feature}' cannot drive target '{self.target}' "
                              "(beat drives path; the others drive speed or truncation)")
 
@@ -279,9 +315,16 @@ class AudioSettings(Checked):
     bpm: float | None = checked(number(20, 400, optional=True), None, "tempo; none: estimated from the music (key T taps it)")
     mappings: tuple[AudioMapping, ...] = _sections(AudioMapping)
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        decays = sorted({m.decay for m in self.mappings if m.feature == "onset"})
+        if len(decays) > 1:
+            raise CheckError("onset mappings must share one decay (the show has one onset pulse), got "
+                             + ", ".join(f"{d:g}" for d in decays))
+
 
 DEFAULT_AUDIO_MAPPINGS = (
-    AudioMapping(feature="onset", target="speed", amount=1.0, decay=0.25),
+    AudioMapping(feature="onset", target="speed", amount=1.0, decay=ONSET_DECAY),
     AudioMapping(feature="low", target="truncation", amount=0.25, curve="smooth"),
 )
 
@@ -289,6 +332,7 @@ DEFAULT_AUDIO_MAPPINGS = (
 @dataclass(frozen=True)
 class Preset:
     generator: GeneratorSettings = _section(GeneratorSettings)
+    stage: StageSettings = _section(StageSettings)
     play: PlaySettings = _section(PlaySettings)
     path: PathSettings = _section(PathSettings)
     mix: StyleMix | None = _section(StyleMix, optional=True)
@@ -298,6 +342,23 @@ class Preset:
     controls: tuple[ControlSpec, ...] = _sections(ControlSpec)
     audio: AudioSettings | None = _section(AudioSettings, optional=True)
     base_dir: Path = field(default=Path("."), compare=False)
+
+    @property
+    def params(self) -> Params:
+        """The table's parameters as this preset sets them (each lives at its `Param.preset`
+        "section.key"; read by walking the table)."""
+        return Params({p.name: getattr(getattr(self, p.preset.split(".")[0]), p.preset.split(".")[1])
+                       for p in PARAMS if p.saved})
+
+    def with_params(self, params: Params) -> Preset:
+        """This preset with the table's saved parameters set to `params` (written by walking the table)."""
+        sections: dict[str, dict] = {}
+        for p in PARAMS:
+            if p.saved:
+                section, key = p.preset.split(".")
+                value = params[p.name]
+                sections.setdefault(section, {})[key] = shortest(value) if isinstance(value, float) else value
+        return replace(self, **{name: replace(getattr(self, name), **keys) for name, keys in sections.items()})
 
     def resolve(self, relative: str) -> Path:
         """A path written in the preset, relative to the preset's folder."""
@@ -371,21 +432,45 @@ def parse_preset(data: dict, origin: str, base_dir: Path) -> Preset:
     return Preset(**values, base_dir=base_dir)
 
 
+MAX_PRESET_BYTES = 4 * 2**20  # a show of 10,000 keyframes is about 1 MB of TOML
+
+
 def load_preset(path: str | Path) -> Preset:
+    """Read and check a preset file: a regular file of at most MAX_PRESET_BYTES (read like every
+    file the show reads, `files.read_bounded`); every problem is one PresetError line."""
     path = Path(path).expanduser()
+    data = read_bounded(path, MAX_PRESET_BYTES, "preset file", PresetError)
     try:
-        text = path.read_text(encoding="utf-8-sig")  # a BOM some editors write is not part of the TOML
-    except FileNotFoundError:
-        raise PresetError(f"{path}: no such preset file") from None
-    except IsADirectoryError:
-        raise PresetError(f"{path}: is a folder, not a preset file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PresetError(f"{path}: cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
+        text = data.decode("utf-8-sig")  # a BOM some editors write is not part of the TOML
+    except UnicodeDecodeError as exc:
+        raise PresetError(f"{path}: cannot be read ({exc})") from None
     try:
-        data = tomllib.loads(text)
+        parsed = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PresetError(f"{path}: not valid TOML ({exc})") from None
-    return parse_preset(data, str(path), path.resolve().parent)
+    except RecursionError:
+        raise PresetError(f"{path}: not a preset (its tables or arrays are nested too deeply)") from None
+    if _deeper_than(parsed, MAX_DEPTH):
+        raise PresetError(f"{path}: not a preset (its tables or arrays are nested more than {MAX_DEPTH} deep)")
+    return parse_preset(parsed, str(path), path.resolve().parent)
+
+
+MAX_DEPTH = 8  # a preset's deepest value, [[osc.mappings]] input = [0, 1], is 4 deep
+
+
+def _deeper_than(data: object, limit: int) -> bool:
+    """Whether tables and arrays nest more than `limit` deep (walked without recursion, so the
+    check itself never overflows the stack, and no message ever prints such a value)."""
+    todo = [(data, 1)]
+    while todo:
+        value, depth = todo.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > limit:
+                    return True
+                todo.append((child, depth + 1))
+    return False
 
 
 def default_preset_path() -> Path:
@@ -472,9 +557,13 @@ def save_preset(preset: Preset, path: str | Path, backup: bool = False) -> Path:
     source = preset.generator_source()
     if isinstance(source, Path):  # a file: keep pointing at it from the new folder (not demo, a URL, a name)
         moved = replace(moved, generator=replace(moved.generator, source=relative_path(source, path.parent)))
+    payload = preset_to_toml(moved).encode("utf-8")
+    check_writable_target(path, "preset", PresetError)  # a FIFO there is refused, never read for the backup
     try:
         if backup and path.exists():
-            atomic_write(path.with_name(path.name + ".bak"), path.read_bytes())
-        return atomic_write(path, preset_to_toml(moved).encode("utf-8"))
+            bak = path.with_name(path.name + ".bak")
+            check_writable_target(bak, "backup", PresetError)
+            atomic_write(bak, read_bounded(path, MAX_PRESET_BYTES, "preset file", PresetError))
+        return atomic_write(path, payload)
     except OSError as exc:
         raise PresetError(f"{path}: cannot write ({exc.strerror or exc})") from None

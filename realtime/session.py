@@ -26,10 +26,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .checks import parse_host_port
-from .control import Journal, OscServer, PageServer, keep_previous, key_handler, mappable
-from .control.page import DEFAULT_HOST, DEFAULT_PORT, qr_text
+from .control import Journal, OscServer, PageServer, ended_cleanly, keep_previous, key_handler, mappable
+from .control.page import DEFAULT_HOST, DEFAULT_PORT
 from .display import Compositor, DisplayError, HeadlessSurface, Window, choose_sink
 from .errors import StylevjError
+from .outputs import Outputs, OutputSpec, build_outputs
+from .outputs.ndi import use_discovery
 from .overlay import TelemetryPoller, build_overlays, parse_panels
 from .presets import Preset, check_mappings, cue_timeline, default_preset_path, load_preset
 from .record.recorder import LiveRecorder
@@ -51,7 +53,8 @@ log = logging.getLogger(__name__)
 def build_show(G, preset: Preset, surface: Surface, *, upload: str = "auto", fit: str = "contain",
                crossfade: bool = False, folders: Folders | None = None, recorder: LiveRecorder | None = None,
                overlays: list | None = None, timeline: CueTimeline | None = None, queue_size: int = 1024,
-               cuda_graphs: bool = True, compiled: Callable[[torch.Tensor], torch.Tensor] | None = None) -> Show:
+               cuda_graphs: bool = True, compiled: Callable[[torch.Tensor], torch.Tensor] | None = None,
+               outputs: Outputs | None = None) -> Show:
     """A show of `preset` on generator G, drawing on `surface`; no thread is started.
     `cuda_graphs`: on CUDA, replay each unbent frame as a captured CUDA graph (show/graphs.py).
     `compiled`: `models.compile_synthesis(G, preset's noise)`, for unbent frames."""
@@ -61,7 +64,7 @@ def build_show(G, preset: Preset, surface: Surface, *, upload: str = "auto", fit
     return Show(player_from_preset(preset, G), worker, surface,
                 Compositor(surface.ctx, fit=fit), sink, crossfade=crossfade, preset=preset,
                 folders=folders or Folders.beside(preset.base_dir), recorder=recorder, overlays=overlays,
-                timeline=timeline, queue_size=queue_size)
+                timeline=timeline, queue_size=queue_size, outputs=outputs)
 
 
 class ShowSession:
@@ -77,11 +80,14 @@ class ShowSession:
         self.audio = audio
         self.page = page  # the operator page: started last, stopped first
         self.close_surface = close_surface
+        if osc is not None and page is not None:
+            osc.reports["page"] = page.report  # /stylevj/state shows the page's counters too
 
     def __enter__(self) -> ShowSession:
         try:
             self.show.worker.start()
             self.show.loader.start()
+            self.show.outputs.start()  # frame outputs (NDI): their sender threads open the transports
             if self.telemetry is not None:
                 self.telemetry.start()
             if self.journal is not None:
@@ -115,6 +121,7 @@ class ShowSession:
             self.audio = None
         if show.recorder is not None and show.recorder.recording:
             show.recorder.stop()
+        show.outputs.stop()  # senders finish and close; their GL buffers go while the context exists
         if self.journal is not None:
             self.journal.stop()
             self.journal = None
@@ -174,6 +181,11 @@ class RunOptions:
     audio_output: bool = True  # play --audio FILE on the default output (else only its clock drives)
     cuda_graphs: bool = True  # --no-cuda-graphs: eager synthesis on CUDA (graphs are never used on CPU)
     compile: bool = False  # --compile: torch.compile the unbent synthesis before the show (parity-checked)
+    params: dict | None = None  # --set NAME=VALUE: {name: value}, checked against realtime/params.py
+    ndi: str | None = None  # --ndi NAME: publish the stage picture as this NDI source
+    ndi_size: tuple[int, int] | None = None  # --ndi-size WxH: its own canvas (the show's fit)
+    ndi_clean: bool = False  # --ndi-clean: without the overlay
+    ndi_discovery: tuple[str, ...] = ()  # --ndi-discovery IP,...: NDI's extra IPs
 
 
 def _check_options(o: RunOptions) -> None:
@@ -189,6 +201,30 @@ def _check_options(o: RunOptions) -> None:
         raise StylevjError(f"--osc-port must be within [0, 65535], got {o.osc_port}")
     if o.control_port is not None and not 0 <= o.control_port <= 65535:
         raise StylevjError(f"--control-port must be within [0, 65535], got {o.control_port}")
+    _check_ndi(o)
+
+
+def _check_ndi(o: RunOptions) -> None:
+    """--ndi's companions need it; the binding must be installed (a runtime that fails later is a log line)."""
+    if o.ndi is None:
+        if o.ndi_size is not None or o.ndi_clean or o.ndi_discovery:
+            raise StylevjError("--ndi-size, --ndi-clean and --ndi-discovery need --ndi NAME")
+        return
+    try:
+        import NDIlib  # noqa: F401 - is the binding there at all
+    except ImportError:
+        raise StylevjError(f"--ndi {o.ndi}: NDI is not installed (pip install 'stylevj[ndi]')") from None
+    except OSError:  # the runtime inside it fails to load: the sender says so in one line, the show runs
+        pass
+
+
+def _outputs(o: RunOptions) -> Outputs:
+    """The frame outputs `o` asks for (no thread yet); --ndi-discovery is set before NDI starts."""
+    if o.ndi is None:
+        return Outputs()
+    if o.ndi_discovery:
+        use_discovery(o.ndi_discovery)
+    return build_outputs([OutputSpec("ndi", o.ndi, o.ndi_size, o.ndi_clean)])
 
 
 def run_show(o: RunOptions) -> None:
@@ -207,8 +243,13 @@ def run_show(o: RunOptions) -> None:
     else:
         preset = load_preset(o.preset or default_preset_path())
         kept = keep_previous(o.journal)
-        if kept is not None:
+        if kept is not None and not ended_cleanly(kept):
+            log.warning("the last show did not end cleanly: its journal is kept as %s (stylevj run --resume --journal %s)",
+                        kept, kept)
+        elif kept is not None:
             log.info("the last show's journal is kept as %s (stylevj run --resume --journal %s)", kept, kept)
+    if o.params:  # --set NAME=VALUE (checked at parse time) over the preset's (or the journal's) values
+        preset = preset.with_params(preset.params.replace(**o.params))
     timeline = cue_timeline(preset) if o.cues else None
     if o.cues and timeline is None:
         raise StylevjError("--cues: the preset has no keyframe with 'at = ...'")
@@ -235,16 +276,17 @@ def run_show(o: RunOptions) -> None:
         show = build_show(G, preset, surface, upload=o.upload, fit=o.fit, crossfade=o.crossfade, folders=folders,
                           cuda_graphs=o.cuda_graphs, compiled=compiled,
                           recorder=LiveRecorder(Path(o.record_dir).expanduser(), fps=o.record_fps),
-                          overlays=overlays.panels, timeline=timeline)
+                          overlays=overlays.panels, timeline=timeline, outputs=_outputs(o))
+        journal = Journal(o.journal, show.board)  # reporters read journal.board: an edit is on disk before it is told
         osc = None
         if o.osc:
-            osc = OscServer(show.submit, show.board, host=o.osc_host or preset.osc.host,
+            osc = OscServer(show.submit, journal.board, host=o.osc_host or preset.osc.host,
                             port=preset.osc.port if o.osc_port is None else o.osc_port,
                             allow=o.osc_allow or preset.osc.allow, reply=reply_to, mappings=preset.osc.mappings)
         page = None
         if o.control:
             poller = _poller(overlays)
-            page = PageServer(show.submit, show.board, show.folders, host=o.control_host or DEFAULT_HOST,
+            page = PageServer(show.submit, journal.board, show.folders, host=o.control_host or DEFAULT_HOST,
                               port=DEFAULT_PORT if o.control_port is None else o.control_port,
                               any_port_if_taken=o.control_port is None, telemetry=poller.latest if poller is not None else None)
     except BaseException:
@@ -252,16 +294,19 @@ def run_show(o: RunOptions) -> None:
         raise
     if isinstance(surface, Window):
         surface.on_key = key_handler(show.submit)
-    with ShowSession(show, osc=osc, journal=Journal(o.journal, show.board), telemetry=_poller(overlays),
+    with ShowSession(show, osc=osc, journal=journal, telemetry=_poller(overlays),
                      audio=build_audio(show, o.audio, o.audio_in, o.audio_output), page=page):
         if page is not None and page.token is not None:
-            print(f"operator page (open it on a phone): {page.url}\n{qr_text(page.url) or ''}", file=sys.stderr)
+            print(page.invitation(), file=sys.stderr)  # the URL and QR code, or why no phone can reach it
         if o.headless:
             show.wait_for_first_frame()
         stats = show.run(frames=o.frames, seconds=o.seconds, pace_hz=60 if o.headless else None)
         if o.snapshot:
             show.request_snapshot(Path(o.snapshot))
             show.step()
+            show.finish_saves()  # written, or refused with its reason in the log, before the run ends
+            if show.last_snapshot is None:
+                raise StylevjError(f"--snapshot {o.snapshot}: not written (the warning above says why)")
         elapsed = max(show.clock() - stats.started, 1e-9)
         log.info("%d refreshes (%.1f/s), %d generated frames shown (%.1f/s), %d generator errors",
                  stats.refreshes, stats.refreshes / elapsed, stats.frames_shown, stats.frames_shown / elapsed,

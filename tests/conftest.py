@@ -26,6 +26,28 @@ def fixtures() -> Path:
     return FIXTURES
 
 
+WAIT_S = 60.0  # a bounded wait for something to happen: generous for two shared cores, never a measurement
+
+
+def poll(condition, what: str, step=None, timeout: float = WAIT_S):
+    """Call `step` (a show refresh, say) until `condition()` is truthy, and return its value;
+    AssertionError naming `what` after `timeout` seconds. The wait for a condition that replaces a
+    fixed sleep: as short as the machine allows, and it fails when the condition never comes."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        if step is not None:
+            step()
+        else:
+            time.sleep(0.005)
+
+
 def rel_error(a: torch.Tensor, b: torch.Tensor) -> float:
     """max|a-b| / max|b|: the fixtures' comparison."""
     return float((a - b).abs().max() / b.abs().max())
@@ -269,14 +291,19 @@ class Rig:
 
     def state(self) -> dict:
         """The show's state; as the reply comes after everything sent before, also a sync point.
-        UDP may drop a datagram under load: the request is repeated until a reply comes."""
+        UDP may drop a datagram under load: the request is repeated until a reply comes, and a
+        late reply to an earlier request (older than this call) is skipped."""
         import json
 
+        latest = self.show.board.latest()
+        mark = latest.serial if latest is not None else 0  # a reply to an earlier (repeated) request is older
         for _ in range(20):
             self.send(osc_message("/stylevj/state"))
             for address, params in self.replies(0.5, until="/stylevj/state"):
                 if address == "/stylevj/state":
-                    return json.loads(params[0])
+                    state = json.loads(params[0])
+                    if state["serial"] > mark:
+                        return state
         raise AssertionError("no state reply")
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ package imports one above it in DESIGN.md's flow. The README's architecture map 
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,14 +18,14 @@ ROOT = Path(__file__).resolve().parent.parent / "realtime"
 # Lowest first. A package may import its own layer or any below it, never one above.
 LAYERS: list[set[str]] = [
     {"realtime", "realtime.errors", "realtime.files", "realtime.checks", "realtime.choices", "realtime.progress",
-     "realtime.download", "realtime.catalog"},
+     "realtime.checkpoints", "realtime.params"},  # nothing heavy: `stylevj --help` starts without torch
     {"realtime.images"},
     {"realtime.display"},  # frames to pixels on a surface: knows nothing of the generator
     {"realtime.models", "realtime.overlay"},  # the network; the panels the compositor draws
     {"realtime.latent"},  # W+ keyframes, paths, directions
     {"realtime.presets"},  # show files: data only
-    {"realtime.record"},  # video files, render, live recording
-    {"realtime.show", "realtime.projection", "realtime.preview", "realtime.direction_sheet"},
+    {"realtime.record", "realtime.outputs"},  # video files, render, live recording; frame outputs (NDI)
+    {"realtime.show", "realtime.projection", "realtime.sheets"},  # the show; photos into W+; contact sheets
     {"realtime.control", "realtime.audio"},  # adapters: OSC, keys, journal; sound (its analysis imports nothing of the show)
     {"realtime.session", "realtime.bench", "realtime.doctor", "realtime.cli"},  # owners of threads, the commands
 ]
@@ -142,3 +143,30 @@ def test_the_readme_maps_every_package(package):
     readme = (ROOT.parent / "README.md").read_text()
     short = package.split(".")[1]
     assert f"`realtime/{short}" in readme, f"README's architecture map lacks realtime/{short}"
+
+
+# A house you can see (issue 22): every module readable in one sitting, and realtime/'s root a
+# short list of the shared basics; everything else sits in a package named for what it holds.
+MAX_LINES = 600
+MAX_LOOSE_MODULES = 10
+
+
+def test_no_module_is_longer_than_the_limit():
+    long = {str(p.relative_to(ROOT.parent)): n for p in ROOT.rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert not long, f"split these by what they hold (at most {MAX_LINES} lines a module): {long}"
+
+
+def test_the_root_holds_at_most_a_few_loose_modules():
+    loose = sorted(p.stem for p in ROOT.glob("*.py") if p.name != "__init__.py")
+    assert len(loose) <= MAX_LOOSE_MODULES, f"{len(loose)} loose modules at realtime/ (at most {MAX_LOOSE_MODULES}): {loose}"
+
+
+def test_checkpoints_need_only_the_standard_library():
+    """`stylevj models` and the download cache start anywhere: no torch, no numpy."""
+    outside = {f"{path.name} imports {name}" for path in (ROOT / "checkpoints").glob("*.py")
+               for node in ast.walk(ast.parse(path.read_text()))
+               for name in ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                            [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+               if name.partition(".")[0] not in sys.stdlib_module_names | {"realtime"}}
+    assert not outside, sorted(outside)

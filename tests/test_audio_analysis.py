@@ -126,7 +126,7 @@ def test_no_tempo_before_warmup_nor_in_silence():
 
 def test_beat_count_only_grows_and_phase_stays_in_range():
     snapshots = run(house_loop(128, 12.0, 0.2))
-    counts = [f.beat_count for f in snapshots]
+    counts = [f.beat for f in snapshots]
     assert all(b >= a for a, b in zip(counts, counts[1:]))
     assert all(0.0 <= f.beat_phase < 1.0 for f in snapshots)
     # 12 s at 128 BPM with a lock after about 2.5 s: about 20 beats counted
@@ -183,7 +183,7 @@ def test_quiet_and_loud_copies_move_the_same():
     x = house_loop(120, 8.0, 0.25)
     loud, quiet = run(x), run(x * 0.01)  # 40 dB apart
     for a, b in zip(loud[100:], quiet[100:]):
-        for name in ("level", "onset", "low", "mid", "high", "onset_pulse", "beat_phase"):
+        for name in ("level", "flux", "low", "mid", "high", "beat_phase"):
             assert abs(getattr(a, name) - getattr(b, name)) <= 0.02, (name, a.time)
         assert a.onset_count == b.onset_count
     assert loud[-1].rms_db - quiet[-1].rms_db == pytest.approx(40.0, abs=0.5)
@@ -233,7 +233,7 @@ def test_snapshot_is_frozen_and_plain():
     values = f.as_dict()
     assert values["time"] == pytest.approx(4.0, abs=0.01) and values["onset_count"] == f.onset_count
     assert all(isinstance(v, (int, float, str, type(None))) for v in values.values())
-    assert f.beat_position == f.beat_count + f.beat_phase
+    assert f.beat_position == f.beat + f.beat_phase
     assert 0.0 <= f.level <= 1.0 and f.rms_db < 0
 
 

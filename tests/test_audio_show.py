@@ -22,6 +22,7 @@ from realtime.audio import AudioFeatures, AudioListener, read_audio
 from realtime.audio.decode import AudioClip
 from realtime.audio.drive import AudioDriver, FilePlayer
 from realtime.audio.mapping import drive, frame_hook, heard, mappings_of
+from realtime.latent.hearing import Heard
 from realtime.audio.soundtrack import read_soundtrack
 from realtime.display.keys import Action, KeyEvent
 from realtime.latent import Drive, PathSettings, Player
@@ -30,7 +31,7 @@ from realtime.presets import DEFAULT_AUDIO_MAPPINGS, AudioMapping, PresetError, 
 from realtime.record.render import path_times
 from realtime.show import commands as c
 
-from .conftest import FakeClock, Rig, stylevj
+from .conftest import FakeClock, Rig, poll, stylevj
 from .conftest import osc_message as message
 from .test_audio_files import write_audio
 from .test_audio_synth import SR, beat_times, blocks, click, kick, place
@@ -91,40 +92,47 @@ def test_no_mappings_means_the_default_mapping():
 # ---- the mapping: features -> commands --------------------------------------------------------
 
 
+def boost(features: AudioFeatures, mappings: tuple[AudioMapping, ...]) -> float:
+    """The speed the mappings add for these features (through what the show publishes)."""
+    return drive(heard(features, mappings), mappings).speed
+
+
 def test_an_onset_is_a_speed_pulse_that_decays():
     mappings = (AudioMapping(feature="onset", target="speed", amount=2.0, decay=0.2),)
-    assert drive(AudioFeatures(time=1.0), mappings).speed == 0.0  # no onset yet
-    boosts = [drive(AudioFeatures(time=1.0 + age, last_onset_time=1.0, onset_count=1), mappings).speed
+    assert boost(AudioFeatures(time=1.0), mappings) == 0.0  # no onset yet
+    boosts = [boost(AudioFeatures(time=1.0 + age, last_onset_time=1.0, onset_count=1), mappings)
               for age in (0.0, 0.1, 0.2, 0.4, 1.0)]
     assert boosts[0] == pytest.approx(2.0)
     assert boosts[2] == pytest.approx(2.0 / math.e)  # `decay` seconds: down to 37 %
     assert all(a > b for a, b in zip(boosts, boosts[1:]))
     assert boosts[-1] < 0.02
     # the next onset restarts the pulse
-    assert drive(AudioFeatures(time=2.0, last_onset_time=2.0, onset_count=2), mappings).speed == pytest.approx(2.0)
+    assert boost(AudioFeatures(time=2.0, last_onset_time=2.0, onset_count=2), mappings) == pytest.approx(2.0)
 
 
 def test_the_low_band_drives_truncation_through_range_and_curve():
     linear = (AudioMapping(feature="low", target="truncation", amount=0.4, range=(0.2, 0.6)),)
-    values = [drive(AudioFeatures(low=x), linear).truncation for x in (0.0, 0.2, 0.4, 0.6, 1.0)]
+    values = [drive(Heard(low=x), linear).truncation for x in (0.0, 0.2, 0.4, 0.6, 1.0)]
     assert values == pytest.approx([0.0, 0.0, 0.2, 0.4, 0.4])
     square = (AudioMapping(feature="low", target="truncation", amount=0.4, range=(0.2, 0.6), curve="square"),)
-    assert drive(AudioFeatures(low=0.4), square).truncation == pytest.approx(0.1)
-    assert drive(AudioFeatures(low=0.4, mid=1.0, high=1.0), linear).speed == 0.0  # other bands: nothing
+    assert drive(Heard(low=0.4), square).truncation == pytest.approx(0.1)
+    assert drive(Heard(low=0.4, mid=1.0, high=1.0), linear).speed == 0.0  # other bands: nothing
     both = linear + (AudioMapping(feature="high", target="truncation", amount=-3.0),)
-    assert drive(AudioFeatures(low=1.0, high=1.0), both).truncation == -2.0  # kept within the knob's range
+    assert drive(Heard(low=1.0, high=1.0), both).truncation == -2.0  # kept within the knob's range
 
 
 def test_beat_lock_needs_a_tempo():
     mappings = (AudioMapping(feature="beat", target="path", every=4),)
-    assert drive(AudioFeatures(beat_count=6, beat_phase=0.5), mappings).segments is None  # tempo unknown
-    locked = drive(AudioFeatures(bpm=120.0, beat_count=6, beat_phase=0.5, tempo_source="manual"), mappings)
+    assert drive(Heard(beat=6, beat_phase=0.5), mappings).segments is None  # tempo unknown (bpm 0)
+    locked = drive(heard(AudioFeatures(bpm=120.0, beat=6, beat_phase=0.5, tempo_source="manual"), mappings), mappings)
     assert locked.segments == pytest.approx(6.5 / 4) and locked.speed == 0.0
 
 
 def test_heard_is_published_as_checked_numbers():
-    out = heard(AudioFeatures(level=0.5, onset=1.2, low=0.25, bpm=None, beat_phase=0.3, beat_count=7))
-    assert (out.level, out.onset, out.low, out.bpm, out.beat_phase, out.beat) == (0.5, 1.0, 0.25, 0.0, 0.3, 7)
+    features = AudioFeatures(level=0.5, low=1.2, high=float("nan"), bpm=None, beat_phase=0.3, beat=7)
+    out = heard(features, DEFAULT_AUDIO_MAPPINGS)  # out of range, not a number, unknown: brought into range
+    assert out.to_json() == {"level": 0.5, "onset": 0.0, "low": 1.0, "mid": 0.0, "high": 0.0, "bpm": 0.0,
+                             "beat_phase": 0.3, "beat": 7}
 
 
 # ---- the drive sits on top of the knobs -------------------------------------------------------
@@ -266,8 +274,8 @@ def test_the_drive_is_published_and_the_knobs_stay_the_base(demo, tmp_path):
     reply.settimeout(0.05)
     rig = Rig(demo, tmp_path, reply=reply.getsockname())
     try:
-        rig.show.submit(c.SetAudioDrive(speed=0.8, truncation=0.1, segments=None), "audio")
-        rig.show.submit(c.AudioHeard(level=0.5, low=0.75, bpm=120.0, beat=3), "audio")
+        rig.show.submit(c.SetAudioDrive(Drive(speed=0.8, truncation=0.1, segments=None)), "audio")
+        rig.show.submit(c.AudioHeard(Heard(level=0.5, low=0.75, bpm=120.0, beat=3)), "audio")
         rig.show.submit(c.SetAudioSource("file song.wav", ""), "audio")
         rig.steps(2)
         state = rig.state()
@@ -278,17 +286,20 @@ def test_the_drive_is_published_and_the_knobs_stay_the_base(demo, tmp_path):
         from pythonosc.osc_message import OscMessage
 
         got: dict[str, list] = {}
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and "/stylevj/audio/low" not in got:
+
+        def refresh() -> None:
             rig.show.step()
             try:
                 data, _ = reply.recvfrom(65536)
             except OSError:
-                continue
+                return
             msg = OscMessage(data)
             got[msg.address] = list(msg.params)
+
+        poll(lambda: {"/stylevj/audio/low", "/stylevj/audio/status"} <= set(got),
+             "the audio feedback and the source's status message", step=refresh)
         assert got["/stylevj/audio/low"] == [pytest.approx(0.75)]
-        assert got.get("/stylevj/audio/status", ["file song.wav", ""])[0] == "file song.wav"
+        assert got["/stylevj/audio/status"] == ["file song.wav", ""]  # the event SetAudioSource sends, once
         rig.show.submit(c.SetAudioDrive(), "audio")
         rig.steps(2)
         assert rig.state()["drive"]["speed"] == 0.0
@@ -319,13 +330,16 @@ def test_a_silent_or_unreadable_file_is_one_line_and_the_show_runs_on(demo, tmp_
         try:
             with caplog.at_level(logging.WARNING):
                 driver.start()
-                frames_before = rig.show.stats.refreshes
-                rig.steps(5)
+                poll(lambda: rig.show.audio.problem, "the audio problem reaching the show", step=rig.show.step)
             line = one_warning(caplog, "audio:")
             assert reason in line and "without audio" in line
-            assert rig.show.stats.refreshes == frames_before + 5  # nothing stopped
             state = rig.state()
             assert state["audio"]["source"] == "" and reason in state["audio"]["problem"]
+            # the show runs on: it still takes commands and draws new frames (a picture of the new place)
+            rig.send(message("/stylevj/goto", 1.5))
+            poll(lambda: rig.show.shown is not None and rig.show.shown.path_time == 1.5, "a frame of the new place",
+                 step=rig.show.step)
+            assert rig.show.running
         finally:
             driver.stop()
             rig.close()

@@ -77,7 +77,8 @@ def test_hostile_pickle_is_one_line_exit_2(tmp_path):
 
 def test_output_folder_missing(tmp_path):
     result = stylevj("still", "--seed", "1", "--out", str(tmp_path / "no" / "x.png"))
-    assert_user_error(result, "does not exist")
+    assert result.returncode == 2 and "Traceback" not in result.stderr  # refused when parsed, before the model loads
+    assert "argument --out" in result.stderr and "does not exist" in result.stderr
 
 
 @pytest.mark.parametrize("args, message", [
@@ -93,6 +94,41 @@ def test_bad_flag_values_are_one_line_exit_2(args, message, tmp_path):
     result = stylevj(*args, cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr and message in result.stderr
     assert not list(tmp_path.iterdir())  # nothing was written
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "--set", "sped=0.5"], "unknown parameter 'sped' (parameters: speed, truncation"),
+    (["run", "--set", "speed=5000"], "speed must be within [-1000, 1000], got 5000"),
+    (["render", "--out", "x.mp4", "--set", "fader=nan"], "fader must be finite"),
+    (["run", "--set", "overlay=maybe"], "overlay must be 0/1, true/false or on/off, got 'maybe'"),
+    (["render", "--out", "x.mp4", "--set", "spline=bezier"], "spline must be one of catmull-rom, linear"),
+    (["still", "--seed", "1", "--out", "x.png", "--set", "truncation"], "expected NAME=VALUE"),
+])
+def test_a_bad_set_is_one_line_exit_2(args, message, tmp_path):
+    result = stylevj(*args, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "argument --set: " + message in result.stderr
+    assert not list(tmp_path.iterdir())  # refused when parsed: nothing was written
+
+
+def test_set_reads_each_value_as_its_parameter_kind():
+    from realtime.cli import build_parser
+
+    args = build_parser().parse_args(["run", "--set", "speed=-2", "--set", "closed=OFF", "--set", "overlay=1",
+                                      "--set", "noise=random", "--set", "blend=3", "--set", "speed=0.5"])
+    assert args.set == {"speed": 0.5, "closed": False, "overlay": True, "noise": "random", "blend": 3.0}  # the last wins
+    assert build_parser().parse_args(["run"]).set == {}
+    still = build_parser().parse_args(["still", "--seed", "1", "--out", "x.png", "--set", "truncation=0.25"])
+    assert still.set == {"truncation": 0.25} and isinstance(still.set["truncation"], float)
+
+
+def test_a_still_takes_its_truncation_from_set(tmp_path):
+    by_set, by_psi = tmp_path / "set.png", tmp_path / "psi.png"
+    assert stylevj("still", "--seed", "3", "--set", "truncation=0", "--out", str(by_set)).returncode == 0
+    assert stylevj("still", "--seed", "3", "--psi", "0", "--out", str(by_psi)).returncode == 0
+    plain = stylevj("still", "--seed", "3", "--out", str(tmp_path / "plain.png"))
+    assert np.array_equal(read_png(by_set), read_png(by_psi))
+    assert not np.array_equal(read_png(by_set), read_png(tmp_path / "plain.png")), plain.stderr
 
 
 @pytest.mark.parametrize("name", ["nvada_tiny.pkl", "rosinality_tiny.pt"])

@@ -290,7 +290,7 @@ def test_a_saved_file_control_keeps_pointing_at_its_file(demo, tmp_path):
     player.advance(1.0)  # the default slew (0.5 s for the whole range) is over
     (tmp_path / "elsewhere").mkdir()
     out = tmp_path / "elsewhere" / "copy.toml"
-    save_preset(capture(preset, LiveShow.of(player, "const"), out), out)
+    save_preset(capture(preset, LiveShow.of(player, preset.params), out), out)
     saved = load_preset(out)
     assert saved.controls[0].file == "../show/d.npy" and saved.controls[0].default == 2.0
     assert torch.equal(player_from_preset(saved, demo).controls.offset(), player.controls.offset())
@@ -418,7 +418,7 @@ def test_the_directions_command_writes_the_npy_and_the_sheet(demo, tmp_path):
         (["--layers", "top"], "layers 'top'"),
         (["--method", "pca"], "invalid choice: 'pca'"),
         (["--count", "0"], "must be at least 1"),
-        (["--sheet", "/nowhere/s.png"], "folder /nowhere does not exist (--sheet)"),
+        (["--sheet", "/nowhere/s.png"], "argument --sheet: /nowhere/s.png: folder /nowhere does not exist"),
     ],
 )
 def test_the_directions_command_refuses_bad_input_in_one_line(tmp_path, args, fragment):

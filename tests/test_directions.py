@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from realtime.direction_sheet import direction_sheet, make_directions
+from realtime.sheets.directions import direction_sheet, make_directions
 from realtime.errors import StylevjError
 from realtime.latent import direction_files, directions
 from realtime.latent.direction_files import (

@@ -200,7 +200,7 @@ def test_a_check_that_raises_is_one_line_and_a_missing_generator_fails():
     assert generator.status == "fail" and "no-such-file.safetensors" in generator.detail
     assert [f.name for f in findings] == ["stylevj", "torch", "CUDA", "GPU", "precision", "compile", "generator",
                                           "OpenGL", "frame path", "NVML", "PyAV", "checkpoints", "OSC port",
-                                          "page port", "monitors", "audio in"]
+                                          "page port", "monitors", "audio in", "NDI"]
     assert not show_can_run(findings)
 
 
@@ -280,8 +280,8 @@ def test_without_a_compiler_the_compile_line_names_the_package(monkeypatch):
 
 
 def test_the_checkpoints_line_names_what_is_cached(tmp_path, monkeypatch):
-    from realtime.catalog import CATALOG
-    from realtime.download import cache_name
+    from realtime.checkpoints.catalog import CATALOG
+    from realtime.checkpoints.download import cache_name
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     before = check(run_headless(surfaces=[]), "checkpoints")

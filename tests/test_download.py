@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from realtime.catalog import CATALOG, Published, describe_catalog, resolve_checkpoint
-from realtime.download import cache_name, cached_download, split_url
+from realtime.checkpoints.catalog import CATALOG, Published, describe_catalog, resolve_checkpoint
+from realtime.checkpoints.download import Limits, cache_name, cached_download, split_url
 from realtime.errors import CheckpointError
 from realtime.models import load_generator
 from realtime.presets import load_preset, save_preset
@@ -232,9 +232,13 @@ def test_http_errors_and_dead_servers_are_one_line(server, tmp_path):
 
 
 def test_a_full_disk_stops_the_download_with_one_line(server, full_disk):
-    with pytest.raises(CheckpointError, match=r"download interrupted at .* \(No space left on device\); run the same"):
-        cached_download(server.url("nvada_tiny.pkl"), full_disk)
-    assert not (full_disk / cache_name(server.url("nvada_tiny.pkl"))).exists()
+    url = server.url("nvada_tiny.pkl")
+    with pytest.raises(CheckpointError, match=rf"{full_disk}: not enough free space to download .*; free some space"):
+        cached_download(url, full_disk)  # refused before a byte is written: the margin is not there
+    assert server.requests == [] and cache_files(full_disk) == []
+    with pytest.raises(CheckpointError, match=r"0.2 MB free; the file needs 2.6 MB more and stylevj keeps 0.0 MB"):
+        cached_download(url, full_disk, limits=Limits(keep_free_bytes=0))  # the announced length does not fit
+    assert cache_files(full_disk) == []  # no .part left to hold the disk full
 
 
 def test_a_hostile_pickle_from_the_web_goes_through_the_safe_loader(server, fixtures, tmp_path, monkeypatch):

@@ -24,7 +24,7 @@ from realtime.presets import OscMapping
 from realtime.show import StateBoard
 from realtime.show.commands import all_commands
 
-from .conftest import Rig
+from .conftest import SHOW, FakeClock, Rig, poll
 from .conftest import osc_message as message
 
 
@@ -65,15 +65,29 @@ CASES = [
     (("/stylevj/overlay/gpu", 1), lambda s: s["overlay"]["panels"]["gpu"]["visible"] is True),
     (("/stylevj/overlay/toggle",), lambda s: s["overlay"]["visible"] is False),
     (("/stylevj/pause/toggle",), lambda s: s["paused"] is True),
-    (("/stylevj/speed/scale", 4.0), lambda s: s["speed"] == 0.0),  # 4 x 0
+    (("/stylevj/speed/scale", 4.0), lambda s: s["speed"] == 0.05),  # from a stop: the start speed, not 4 x 0
+    (("/stylevj/speed/scale", 4.0), lambda s: s["speed"] == 2.0, 0.5),  # the rig plays at 0.5: 4 x 0.5
+    (("/stylevj/speed/scale", 0.25), lambda s: s["speed"] == -0.125, -0.5),  # backwards stays backwards
     (("/stylevj/nudge", 0.5), lambda s: abs(s["position"] - 0.5) < 1e-6),
 ]
 
 
-@pytest.mark.parametrize("msg, check", CASES, ids=[c[0][0][9:] + str(c[0][1:]) for c in CASES])
-def test_every_address_changes_the_state_as_documented(rig, msg, check):
-    rig.send(message(*msg))
-    assert check(rig.state())
+def case_id(case: tuple) -> str:
+    msg = case[0]
+    return msg[0][9:] + str(msg[1:]) + (f"-from-{case[2]}" if len(case) > 2 else "")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
+def test_every_address_changes_the_state_as_documented(demo, tmp_path, case):
+    """Each address from a show of conftest's SHOW (speed 0, or the case's start speed)."""
+    msg, check, *start = case
+    rig = Rig(demo, tmp_path, text=SHOW.replace("speed = 0.0", f"speed = {start[0]}") if start else SHOW)
+    try:
+        assert rig.state()["speed"] == (start[0] if start else 0.0)  # the case starts where it says
+        rig.send(message(*msg))
+        assert check(rig.state())
+    finally:
+        rig.close()
 
 
 def test_play_after_pause_and_mix_off(rig):
@@ -170,7 +184,7 @@ def test_bad_messages_are_rejected_with_a_reason_and_change_nothing(rig, data, r
     assert len(errors) == 1 and reason in errors[0]
     after = rig.state()
     before.pop("position"), after.pop("position")
-    counters = ("osc", "frames", "commands")
+    counters = ("osc", "frames", "commands", "serial")
     assert {k: v for k, v in after.items() if k not in counters} == {k: v for k, v in before.items() if k not in counters}
     assert rig.show.running
 
@@ -224,25 +238,31 @@ def test_feedback_reaches_a_listening_socket(demo, tmp_path):
     listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     listener.bind(("127.0.0.1", 0))
     listener.settimeout(0.01)
+    started = time.monotonic()
     r = Rig(demo, tmp_path, reply=listener.getsockname())
+    r.show.clock = clock = FakeClock()  # the show's motion: exactly what the test moves, however busy the machine
     try:
-        r.send(message("/stylevj/speed", 3.0))  # 3 keyframes closed: a loop per second
+        r.send(message("/stylevj/speed", 3.0))
         r.send(message("/stylevj/keyframe/add/seed", 8))
         got: dict[str, list] = {}
-        deadline = time.monotonic() + 3.0
-        while time.monotonic() < deadline:
+
+        def refresh() -> None:
+            """A refresh 1/30 s later on the show's clock, then what came back (the socket's timeout paces it)."""
+            clock.advance(1 / 30)
             r.show.step()
-            time.sleep(1 / 120)
             try:
                 msg = OscMessage(listener.recvfrom(65536)[0])
                 got.setdefault(msg.address, []).append(list(msg.params))
             except socket.timeout:
                 pass
+
+        # 4 keyframes closed at 3 keyframes/s: a loop every 40 refreshes of the show's clock
+        poll(lambda: "/stylevj/loop" in got and got.get("/stylevj/keyframes", [[]])[-1] == [4],
+             "a loop and the new keyframe count", step=refresh)
+        elapsed = time.monotonic() - started
         assert {"/stylevj/position", "/stylevj/speed", "/stylevj/keyframes", "/stylevj/fps"} <= set(got)
         assert got["/stylevj/keyframe/added"] == [[3]]
-        assert "/stylevj/loop" in got
-        assert len(got["/stylevj/position"]) <= 3.0 * 30 + 2  # at most 30 Hz
-        assert got["/stylevj/keyframes"][-1] == [4]
+        assert len(got["/stylevj/position"]) <= elapsed * 30 + 1  # at most 30 Hz of wall time, however long it took
     finally:
         r.close()
         listener.close()
@@ -267,7 +287,7 @@ def test_allow_list_drops_other_senders(demo, tmp_path):
     try:
         stranger.bind(("127.0.0.2", 0))
         stranger.sendto(message("/stylevj/speed", 9.0), r.osc.address)
-        time.sleep(0.2)
+        poll(lambda: r.osc.counters.blocked_senders, "the stranger's packet to be dropped")
         state = r.state()
         assert state["speed"] == 0.0 and state["osc"]["blocked_senders"] == 1
     finally:
@@ -325,7 +345,7 @@ def test_kill_mid_show_and_resume_restores_every_edit(tmp_path):
             client.sendto(message(*m), ("127.0.0.1", port))
         edited = _await_state(client, port, lambda s: abs(s["truncation"] - 0.65) < 1e-6)
         deadline = time.monotonic() + 10  # the journal writer runs on its own thread
-        while "truncation = 0.6499" not in (journal.read_text() if journal.exists() else ""):
+        while "truncation = 0.65" not in (journal.read_text() if journal.exists() else ""):
             assert time.monotonic() < deadline, "journal never caught up"
             time.sleep(0.05)
         first.send_signal(signal.SIGKILL)

@@ -10,6 +10,7 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.udp_client import SimpleUDPClient
 
 from realtime.control import ADDRESSES, PREFIX
+from realtime.control.addresses import markdown
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -18,6 +19,7 @@ def test_readme_lists_every_address():
     readme = (REPO / "README.md").read_text()
     missing = [a.path for a in ADDRESSES if f"`{PREFIX}{a.path}`" not in readme]
     assert not missing, f"README lacks {missing}"
+    assert markdown() in readme, "README's OSC table differs from the code: paste realtime.control.addresses.markdown()"
 
 
 def test_midi_bridge_translates_knobs_and_sends_them():

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -23,9 +22,9 @@ from realtime.overlay.text import BOX, EIGHTHS, plain
 from realtime.control import key_handler
 from realtime.presets import OverlaySettings, default_preset_path, load_preset
 from realtime.session import ShowSession, build_show
-from realtime.show.commands import SetPanel
+from realtime.show.commands import SetParam
 
-from .conftest import fixed_snapshot
+from .conftest import fixed_snapshot, poll
 
 SIZE = (640, 360)
 FONT = find_font()
@@ -180,10 +179,11 @@ def test_show_feeds_the_terminal_and_the_overlay_toggles(egl_ctx):
     session = ShowSession(show, telemetry=overlays.poller).__enter__()
 
     def settle() -> np.ndarray:
-        """Refresh until the paused show's frame and print are current; what is on screen."""
-        for _ in range(3):
-            time.sleep(0.12)  # past the 10 Hz print interval and a demo frame
-            show.step()
+        """Refresh (once at least, so the last change is drawn) until the paused show's frame is on
+        screen and the tensor panel's print is of that frame (paused, it stays so); what is on screen."""
+        show.step()
+        poll(lambda: show.shown.path_time == player.position and tensor.text.last_text == str(show.shown.w[0:2]),
+             "the paused frame and its print on screen", step=show.step)
         return surface.read_pixels()
 
     try:
@@ -199,12 +199,12 @@ def test_show_feeds_the_terminal_and_the_overlay_toggles(egl_ctx):
         assert gpu.visible is False and overlays.poller.running  # the session started the telemetry thread
         on_key(KeyEvent(Action.TOGGLE_OVERLAY, 79, 0, 0.0))  # key O
         hidden = settle()  # the key lands at the next frame boundary
-        assert not show.overlay_visible and (hidden == bare).all()
+        assert not show.params.overlay and (hidden == bare).all()
         on_key(KeyEvent(Action.TOGGLE_OVERLAY, 79, 0, 0.0))
-        show.submit(SetPanel("gpu", True))  # as OSC /stylevj/overlay/gpu 1 does
+        show.submit(SetParam("overlay_gpu", True))  # as OSC /stylevj/overlay/gpu 1 does
         both = settle()
-        assert show.overlay_visible and gpu.visible and not (both == with_panel).all()
-        show.submit(SetPanel("tensor", False))
+        assert show.params.overlay and gpu.visible and not (both == with_panel).all()
+        show.submit(SetParam("overlay_tensor", False))
         assert (settle()[box[0]:box[1], box[2]:box[3]] == bare[box[0]:box[1], box[2]:box[3]]).all()
     finally:
         session.close()
@@ -228,11 +228,14 @@ def test_stylevj_run_headless_with_both_panels(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--overlay", "tensor,cpu"], "--overlay takes a comma list of tensor, gpu"),
-    (["--overlay", "gpu", "--font", "/no/such/font.ttf"], "font /no/such/font.ttf: no such file"),
+    (["--overlay", "gpu", "--font", "/no/such/font.ttf"], "argument --font: /no/such/font.ttf: no such file"),
 ])
 def test_overlay_mistakes_are_one_line(args, message, capsys, tmp_path):
     from realtime.cli import main
 
-    code = main(["run", "--headless", "--frames", "1", "--no-osc", "--journal", str(tmp_path / "j.toml"), *args])
+    try:
+        code = main(["run", "--headless", "--frames", "1", "--no-osc", "--journal", str(tmp_path / "j.toml"), *args])
+    except SystemExit as exc:  # refused while the arguments are parsed (argparse's own one line)
+        code = exc.code
     err = capsys.readouterr().err
     assert code == 2 and message in err and "Traceback" not in err

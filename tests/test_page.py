@@ -16,9 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from realtime.checks import check_of
-from realtime.control.page import PAGE_COMMANDS, SLIDERS, PageError, PageServer, describe_sliders, make_command
+from realtime.params import TABLE
+
+from realtime.control.page import PageServer
+from realtime.control.page_commands import PAGE_COMMANDS, PageError, make_command
 from realtime.models import load_generator
+from realtime.latent.hearing import Heard
 from realtime.show import commands as c
 
 from .conftest import SHOW
@@ -134,6 +137,13 @@ def browser():
         shutil.rmtree(profile, ignore_errors=True)
 
 
+def tap(driver, element) -> None:
+    """Tap an element as a person would: scrolled into the middle of the screen first, so the
+    sticky stage bar at the top never covers it."""
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center', inline: 'center'})", element)
+    element.click()
+
+
 def css(driver, selector):
     from selenium.webdriver.common.by import By
 
@@ -177,17 +187,17 @@ def test_the_page_drives_the_show(live, browser):
 
     # move the speed slider to the right of its middle (0): the show plays forward, the number agrees
     assert live.state().speed == 0.0
-    slider = css(driver, "input[data-slider=speed]")[0]
+    slider = css(driver, "[data-param=speed] input[type=range]")[0]
     ActionChains(driver).move_to_element_with_offset(slider, slider.size["width"] // 4, 0).click().perform()
     speed = wait_for(lambda: live.state().speed if live.state().speed > 0 else None, "a forward speed")
-    shown = float(css(driver, "input[data-value=speed]")[0].get_attribute("value"))
+    shown = float(css(driver, "[data-param=speed] input[type=number]")[0].get_attribute("value"))
     assert shown == pytest.approx(speed, rel=1e-3)
-    assert speed <= check_of(next(f for f in c.arguments(c.SetSpeed) if f.name == "speed")).hi
+    assert speed <= TABLE["speed"].high
 
     # pause, tap a keyframe (the show goes there), rename it
     css(driver, "#play")[0].click()
     wait_for(lambda: live.state().paused, "pause")
-    css(driver, ".kf")[1].click()
+    tap(driver, css(driver, ".kf")[1])
     wait_for(lambda: live.state().position == 1.0, "the tapped keyframe")
     field = css(driver, "#kf-name")[0]
     field.clear()
@@ -208,16 +218,30 @@ def test_the_page_drives_the_show(live, browser):
     assert preset.keyframes[1].name == "the bridge"
     wait_for(lambda: "from-the-page.toml" in [o.text for o in css(driver, "#presets option")], "the preset in the list")
 
-    # a refused command comes back to the page with its reason
+    # a refused command comes back to the page with its reason; nothing is applied
+    counters = live.page.counters
+    rejected = counters.rejected
+    field = css(driver, "#preset-name")[0]
+    field.clear()
+    field.send_keys("../escape")
+    css(driver, "#save-preset")[0].click()
+    wait_for(lambda: any("must be a plain name inside the presets folder" in t.text for t in css(driver, ".toast")),
+             "the refusal's reason on the page")
+    assert counters.rejected == rejected + 1 and not (live.folder.parent / "escape.toml").exists()
+
+    # remove every keyframe; with an empty strip and no keyframe file, the file button sends nothing
     for count in range(len(live.state().keyframes), 0, -1):
         wait_for(lambda n=count: len(css(driver, ".kf")) == n, "the strip")
-        css(driver, ".kf")[0].click()
+        tap(driver, css(driver, ".kf")[0])
         css(driver, "#kf-remove")[0].click()
         wait_for(lambda n=count: len(live.state().keyframes) == n - 1, "a removal")
     assert live.state().keyframes == ()
     wait_for(lambda: not css(driver, "#kf-remove")[0].is_displayed(), "no selection once the strip is empty")
-    css(driver, "#add-file")[0].click()  # no keyframe file in the folder: nothing sent either
-    assert live.state().commands.failed == 0
+    messages = counters.messages
+    css(driver, "#add-file")[0].click()  # no keyframe file in the folder: nothing sent
+    css(driver, "#add-current")[0].click()  # sent after it on the same socket: once applied, anything before it was too
+    wait_for(lambda: [k.source for k in live.state().keyframes] == ["snapshot"], "the keyframe added after the click")
+    assert counters.messages == messages + 1 and live.state().commands.failed == 0
 
 
 @needs_chromium
@@ -228,11 +252,11 @@ def test_a_second_page_sees_the_first_ones_changes_and_a_reload_catches_up(live,
     css(first, "#seed")[0].send_keys("7")
     css(first, "#add-seed")[0].click()
     wait_for(lambda: names_on(second) == ["seed 1", "seed 2", "seed 3", "seed 7"], "the first page's keyframe on the second")
-    truncation = css(first, "input[data-value=truncation]")[0]
+    truncation = css(first, "[data-param=truncation] input[type=number]")[0]
     truncation.clear()
     truncation.send_keys("0.25\n")
     wait_for(lambda: live.state().truncation == 0.25, "the truncation in the show")
-    wait_for(lambda: float(css(second, "input[data-value=truncation]")[0].get_attribute("value")) == 0.25,
+    wait_for(lambda: float(css(second, "[data-param=truncation] input[type=number]")[0].get_attribute("value")) == 0.25,
              "the truncation on the second page")
     css(first, "#play")[0].click()  # playing -> paused
     wait_for(lambda: live.state().paused, "pause")
@@ -274,7 +298,7 @@ def test_each_keyframe_gets_its_picture_in_the_strip_made_once(live, browser):
     number = live.state().keyframe_pictures[3].number
 
     # a rename or a move keeps the keyframe's W+, so its picture is not made again
-    css(driver, ".kf")[3].click()
+    tap(driver, css(driver, ".kf")[3])
     field = css(driver, "#kf-name")[0]
     field.clear()
     field.send_keys("the answer")
@@ -374,7 +398,7 @@ def test_the_presets_controls_are_sliders_and_the_music_a_meter(demo, tmp_path, 
 
         assert not css(driver, "#music")[0].is_displayed()  # no audio: no meter
         live.show.submit(c.SetAudioSource("file song.wav"))
-        live.show.submit(c.AudioHeard(level=0.5, low=0.25, bpm=120.0))
+        live.show.submit(c.AudioHeard(Heard(level=0.5, low=0.25, bpm=120.0)))
         wait_for(lambda: css(driver, "#music")[0].is_displayed()
                  and float(css(driver, "meter[data-audio=level]")[0].get_attribute("value")) == 0.5
                  and float(css(driver, "meter[data-audio=low]")[0].get_attribute("value")) == 0.25, "the music's meter")
@@ -422,7 +446,7 @@ def test_beyond_loopback_every_request_needs_the_token(demo, tmp_path):
         assert get(page.address, "/page.js", {"Cookie": cookie})[0] == 200  # the page's own files, by its cookie
         with connect(f"ws://{host}:{port}/ws?token={page.token}", open_timeout=30) as ws:
             assert json.loads(ws.recv(timeout=30))["type"] == "hello"
-            ws.send(json.dumps({"command": "SetSpeed", "args": {"speed": 0.5}}))
+            ws.send(json.dumps({"command": "SetParam", "args": {"name": "speed", "value": 0.5}}))
             wait_for(lambda: live.state().speed == 0.5, "a command with the token")
         assert page.counters.refused == 6
     finally:
@@ -455,7 +479,7 @@ def test_only_the_pages_own_files_and_folder_names_inside_the_folders(live, tmp_
 
         for command, args in (("Quit", {}), ("AddFileKeyframe", {"file": "../show.toml"}),
                               ("SavePreset", {"name": f"../{outside.stem}"}), ("LoadPreset", {"name": "/etc/passwd"}),
-                              ("SetSpeed", {"speed": 1e9}), ("SetSpeed", {"speed": 1, "extra": 2})):
+                              ("SetParam", {"name": "speed", "value": 1e9}), ("SetParam", {"name": "speed", "value": 1, "extra": 2})):
             ws.send(json.dumps({"command": command, "args": args}))
             errors.append(answer())
         assert "cannot send 'Quit'" in errors[0]
@@ -471,17 +495,14 @@ def test_only_the_pages_own_files_and_folder_names_inside_the_folders(live, tmp_
 
 
 def test_page_commands_are_checked_where_they_are_made():
-    assert make_command("SetTruncation", {"psi": 0.5}) == c.SetTruncation(0.5)
+    assert make_command("SetParam", {"name": "truncation", "value": 0.5}) == c.SetParam("truncation", 0.5)
     assert make_command("AddSeedKeyframe", {"seed": 3}) == c.AddSeedKeyframe(3)
     for name, args, reason in (("Quit", {}, "cannot send"), ("SetThumbnails", {"on": True}, "cannot send"),
-                               ("SetAlpha", {"alpha": 2}, "within [0, 1]"), ("SetAlpha", {}, "missing alpha"),
-                               ("SetAlpha", [1], "must be an object"), (None, {}, "cannot send")):
+                               ("SetParam", {"name": "alpha", "value": 2}, "alpha must be within [0, 1]"),
+                               ("SetParam", {"name": "alpha"}, "missing value"), ("SetParam", [1], "must be an object"), (None, {}, "cannot send")):
         with pytest.raises(PageError, match=re.escape(reason)):
             make_command(name, args)
     assert c.Quit not in PAGE_COMMANDS
-    for slider, described in zip(SLIDERS, describe_sliders()):
-        check = check_of(next(f for f in c.arguments(slider.command) if f.name == slider.field))
-        assert (described["lo"], described["hi"]) == (check.lo, check.hi)
 
 
 def test_a_taken_port_is_an_error_unless_any_port_will_do(demo, tmp_path):
@@ -527,7 +548,7 @@ def test_the_thumbnail_tap_takes_a_small_copy_now_and_then(frame_pattern):
     assert torch.equal(stride(frame[:64, :64]), frame[:64, :64, :3])
     from PIL import Image
 
-    from realtime.control.page import encode_jpeg
+    from realtime.control.page_extras import encode_jpeg
 
     image = Image.open(__import__("io").BytesIO(encode_jpeg(thumbnail.pixels)))
     assert image.format == "JPEG" and max(image.size) == THUMBNAIL_SIZE

@@ -250,8 +250,9 @@ def test_video_without_pyav_is_a_clear_error(photo_batch, tmp_path):
 
 def test_bad_numbers_are_refused(photo_batch, tmp_path):
     root, _ = photo_batch
-    for flag, value, fragment in (("--steps", "0", "--steps must be"), ("--batch", "0", "--batch must be"),
-                                  ("--mse-weight", "nan", "--mse-weight must be")):
+    for flag, value, fragment in (("--steps", "0", "argument --steps: must be within"),
+                                  ("--batch", "0", "argument --batch: must be within"),
+                                  ("--mse-weight", "nan", "argument --mse-weight: must be")):
         result = project(str(root / "good.png"), flag, value, "--out", str(tmp_path / "out"), torch_home=tmp_path)
         lines = error_lines(result)
         assert result.returncode == 2 and len(lines) == 1 and fragment in lines[0], result.stderr

@@ -20,8 +20,9 @@ from pythonosc.osc_message import OscMessage
 
 from realtime.models import load_generator
 from realtime.presets import default_preset_path, load_preset
-from realtime.show.commands import AddCurrentKeyframe, AddSeedKeyframe, Folders, SavePreset, SetSpeed
-from realtime.show.loop import MAX_COMMANDS_PER_FRAME
+from realtime.show.commands import AddCurrentKeyframe, AddSeedKeyframe, Folders, SavePreset, SetParam
+from realtime.show.commands.keyframes import SEEDS_PER_FRAME
+from realtime.show.commands.queue import MAX_WAITING_WORK
 
 from .conftest import Rig, SlowGenerator, stylevj
 from .conftest import osc_message as message
@@ -90,14 +91,15 @@ def test_a_burst_of_commands_is_spread_over_frames_and_the_display_keeps_refresh
             r.show.submit(AddSeedKeyframe(seed), "test")
         r.show.step()
         first = len(r.show.board.latest().keyframes)
-        assert first - 3 <= MAX_COMMANDS_PER_FRAME  # the rest wait, in order, for the next frames
+        assert first - 3 <= SEEDS_PER_FRAME  # the rest wait, in order, for the next frames
         steps = 1
         while len(r.show.commands):
             r.show.step()
             steps += 1
-        keyframes = r.show.board.latest().keyframes
-        assert steps >= 300 // MAX_COMMANDS_PER_FRAME and len(keyframes) == 303
-        assert [k.source for k in keyframes[3:6]] == ["seed:0", "seed:1", "seed:2"]  # order kept
+        state = r.show.board.latest()
+        assert steps >= MAX_WAITING_WORK // SEEDS_PER_FRAME and len(state.keyframes) == 3 + MAX_WAITING_WORK
+        assert state.commands.refused == 300 - MAX_WAITING_WORK  # beyond the bound: refused, counted, answered
+        assert [k.source for k in state.keyframes[3:6]] == ["seed:0", "seed:1", "seed:2"]  # order kept
     finally:
         r.close()
 
@@ -105,7 +107,9 @@ def test_a_burst_of_commands_is_spread_over_frames_and_the_display_keeps_refresh
 def test_a_large_state_is_sent_in_parts_never_silently_dropped(demo, tmp_path):
     r = Rig(demo, tmp_path)
     try:
-        for _ in range(300):  # about 13 KB of state JSON: more than one datagram carries
+        for n in range(300):  # about 13 KB of state JSON: more than one datagram carries
+            while r.show.commands.work >= MAX_WAITING_WORK:  # keyframe edits waiting are bounded
+                r.show.step()
             assert r.show.submit(AddCurrentKeyframe(), "test")
         while len(r.show.commands):
             r.show.step()
@@ -165,12 +169,14 @@ def test_saving_never_destroys_a_preset(demo, tmp_path, monkeypatch):
         r.show.folders = Folders.beside(packaged.parent)  # a show started from the packaged default
         r.show.submit(SavePreset("default"), "test")
         r.show.step()
+        assert r.show.finish_saves()  # saves are written off the render thread
         saved = tmp_path / "data" / "stylevj" / "presets" / "default.toml"
         assert packaged.read_bytes() == original and saved.exists()  # the package is never written
         first = saved.read_bytes()
-        r.show.submit(SetSpeed(0.9), "test")
+        r.show.submit(SetParam("speed", 0.9), "test")
         r.show.submit(SavePreset("default"), "test")
         r.show.step()
+        assert r.show.finish_saves()
         assert saved.with_name("default.toml.bak").read_bytes() == first  # the previous version is kept
         assert load_preset(saved).play.speed == pytest.approx(0.9)
     finally:

@@ -44,9 +44,7 @@ class AudioAnalyser:
         self._flux_gain = AutoGain(config.gain_release, step, config.level_floor * FLUX_FLOOR_RATIO)
         self._level = AttackRelease(config.level_attack, config.level_release, step)
         self._bands = [AttackRelease(config.band_attack, config.band_release, step) for _ in range(3)]
-        self._onset = AttackRelease(config.onset_attack, config.onset_release, step)
-        self._pulse_decay = math.exp(-step / config.pulse_release) if config.pulse_release > 0 else 0.0
-        self._pulse = 0.0
+        self._flux = AttackRelease(config.flux_attack, config.flux_release, step)
         self._picker = OnsetPicker(config)
         self._tempo = TempoTracker(config)
         self._onset_count = 0
@@ -115,14 +113,12 @@ class AudioAnalyser:
         least = cfg.band_floor * self._total_gain.peak
         for gain, smooth, energy in zip(self._band_gains, self._bands, frame.bands):
             smooth.update(gain.update(energy, least))
-        self._onset.update(self._flux_gain.update(frame.flux))
-        self._pulse *= self._pulse_decay
+        self._flux.update(self._flux_gain.update(frame.flux))
         if self._picker.update(frame.flux, self._flux_gain.peak):
             search = self._buffer[-min(3 * cfg.hop, cfg.window):]
             where = locate_onset(search)
             self._last_onset = (self._samples - len(search) + where) / cfg.sample_rate
             self._onset_count += 1
-            self._pulse = 1.0
         self._tempo.update(frame.flux, frame.low_flux)
 
     def _snapshot(self) -> AudioFeatures:
@@ -132,8 +128,7 @@ class AudioAnalyser:
         return AudioFeatures(
             time=self._samples / self.config.sample_rate,
             level=min(self._level.value, 1.0),
-            onset=min(self._onset.value, 1.0),
-            onset_pulse=self._pulse,
+            flux=min(self._flux.value, 1.0),
             onset_count=self._onset_count,
             last_onset_time=self._last_onset,
             low=min(self._bands[0].value, 1.0),
@@ -141,7 +136,7 @@ class AudioAnalyser:
             high=min(self._bands[2].value, 1.0),
             bpm=None if tempo.bpm is None else float(tempo.bpm),
             beat_phase=beats - whole,
-            beat_count=whole,
+            beat=whole,
             tempo_source=tempo.source,  # type: ignore[arg-type]
             tempo_confidence=float(tempo.confidence),
             rms_db=max(20.0 * math.log10(self._rms), -120.0) if self._rms > 0 else -120.0,

@@ -49,17 +49,15 @@ class AnalyserConfig:
     level_release: float = 0.15
     band_attack: float = 0.01
     band_release: float = 0.2
-    onset_attack: float = 0.0
-    onset_release: float = 0.1
-    pulse_release: float = 0.15
-    """Time constant of the decay of `onset_pulse` after each onset event."""
+    flux_attack: float = 0.0
+    flux_release: float = 0.1
 
     onset_history: float = 0.5
-    """Seconds of past onset strength whose median sets the adaptive threshold."""
+    """Seconds of past flux whose median sets the adaptive threshold of onset events."""
     onset_ratio: float = 2.5
-    """An onset needs strength above this multiple of the recent median ..."""
+    """An onset event needs flux above this multiple of the recent median ..."""
     onset_delta: float = 0.1
-    """... and above this fraction of the gain-tracked peak strength (ignores tiny ripples)."""
+    """... and above this fraction of the gain-tracked peak flux (ignores tiny ripples)."""
     refractory: float = 0.06
     """Seconds after an onset event during which no other is reported (a 16th note at 250 BPM)."""
 

@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 SILENCE_DBFS = -80.0
 """A file whose loudest sample stays below this is treated as silent (nothing to react to)."""
+MAX_CLIP_SECONDS = 600.0
+"""The longest clip `read_audio` holds in memory (110 MB of float32 at 48 kHz); songs stream."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -40,27 +42,70 @@ class AudioClip:
 
 def check_audible(samples: np.ndarray, path: Path) -> float:
     """The peak of decoded samples, or an AudioFileError naming the file: none, NaN/inf, or silent."""
-    if samples.size == 0:
-        raise AudioFileError(f"{path}: contains no audio samples")
-    peak = float(np.max(np.abs(samples)))
-    if not np.isfinite(peak):
-        raise AudioFileError(f"{path}: audio holds invalid (NaN or infinite) samples")
-    if peak < 10 ** (SILENCE_DBFS / 20):
-        raise AudioFileError(f"{path}: audio is silent (loudest sample below {SILENCE_DBFS:g} dBFS)")
-    return peak
+    meter = PeakMeter(path)
+    meter.add(samples)
+    return meter.check()
 
 
-def read_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> AudioClip:
-    """Decode a whole file to mono float32 at `sample_rate` (the first audio stream; the rate converted
-    by PyAV's resampler, the channels averaged).
+class PeakMeter:
+    """The audibility check, fed chunk by chunk, so a song is judged without being held whole.
+
+    `add` raises at once for NaN or infinite samples; `check` raises for no samples at all or
+    a silent stream (every sample below SILENCE_DBFS) and otherwise returns the peak.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.samples = 0  # per channel
+        self.peak = 0.0
+
+    @property
+    def audible(self) -> bool:
+        """Whether a sample at or above SILENCE_DBFS has been seen."""
+        return self.peak >= 10 ** (SILENCE_DBFS / 20)
+
+    def add(self, chunk: np.ndarray) -> None:
+        if chunk.size == 0:
+            return
+        peak = float(np.max(np.abs(chunk)))
+        if not np.isfinite(peak):
+            raise AudioFileError(f"{self.path}: audio holds invalid (NaN or infinite) samples")
+        self.samples += chunk.shape[-1]
+        self.peak = max(self.peak, peak)
+
+    def check(self) -> float:
+        if self.samples == 0:
+            raise AudioFileError(f"{self.path}: contains no audio samples")
+        if not self.audible:
+            raise AudioFileError(f"{self.path}: audio is silent (loudest sample below {SILENCE_DBFS:g} dBFS)")
+        return self.peak
+
+
+def read_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE,
+               max_seconds: float = MAX_CLIP_SECONDS) -> AudioClip:
+    """Decode a whole clip to mono float32 at `sample_rate` (the first audio stream; the rate
+    converted by PyAV's resampler, the channels averaged), held in memory: for clips of at most
+    `max_seconds`. Songs stream instead (`realtime.audio.soundtrack.read_soundtrack`).
 
     Raises AudioFileError, naming the file and the reason, when it is missing, not decodable,
-    has no audio stream, holds no samples, or is silent (every sample below -80 dBFS).
+    has no audio stream, is longer than `max_seconds`, holds no samples, or is silent (every
+    sample below -80 dBFS).
     """
     path = Path(path)
-    chunks = list(decode_chunks(path, sample_rate))
-    samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
-    peak = check_audible(samples, path)
+    limit = int(max_seconds * sample_rate)
+    meter, chunks = PeakMeter(path), []
+    stream = decode_chunks(path, sample_rate)
+    try:
+        for chunk in stream:
+            meter.add(chunk)
+            if meter.samples > limit:
+                raise AudioFileError(f"{path}: longer than {max_seconds:g} s, too long to hold in memory "
+                                     "(a song is streamed: read_soundtrack)")
+            chunks.append(chunk)
+    finally:
+        stream.close()
+    peak = meter.check()
+    samples = np.concatenate(chunks)
     samples.flags.writeable = False
     log.info("read %s: %.2f s at %d Hz, peak %.1f dBFS", path, samples.size / sample_rate, sample_rate, 20 * np.log10(peak))
     return AudioClip(path=path, samples=samples, sample_rate=sample_rate)
@@ -71,7 +116,7 @@ def decode_chunks(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> It
     (channels averaged).
 
     Raises AudioFileError for a file that is missing, not decodable or without audio; it does
-    not judge emptiness or silence (read_audio does, once it has seen everything).
+    not judge emptiness or silence (PeakMeter does, as the chunks go by).
     """
     for planes in decode_planes(path, sample_rate):
         yield planes.mean(axis=0, dtype=np.float32) if planes.shape[0] > 1 else planes[0].astype(np.float32)
@@ -81,7 +126,9 @@ def decode_planes(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE,
                   stereo_at_most: bool = False) -> Iterator[np.ndarray]:
     """Yield the file's first audio stream as float32 [channels, n] chunks at `sample_rate`
     (more than two channels mixed down to stereo when `stereo_at_most`). The one decoder: the
-    analysis (`decode_chunks`) and the soundtrack played and muxed (`read_soundtrack`) use it.
+    analysis (`decode_chunks`) and the soundtrack played and muxed (`Soundtrack.planes`) use it.
+    It streams: each chunk is one decoded frame (a few thousand samples), nothing is kept, and
+    closing the generator closes the file.
 
     Raises AudioFileError for a file that is missing, not decodable or without audio.
     """

@@ -6,8 +6,8 @@
     driver.start() ... driver.stop()                                      # a ShowSession does this
 
 Each time the show publishes a refresh, the driver takes the listener's newest features, maps
-them (`realtime.audio.mapping`, the preset's `[audio]` as published in the state, so a loaded
-preset brings its own mapping) and submits `SetAudioDrive` and `AudioHeard`: they apply at the
+them (`realtime.audio.mapping.commands`, the preset's `[audio]` as published in the state, so a
+loaded preset brings its own mapping) and submits `SetAudioDrive` and `AudioHeard`: they apply at the
 next frame boundary. Tap and BPM reach the listener the same one-way route: key T or
 `/stylevj/tap` become show commands, the show publishes "audio/tap" / "audio/bpm" events, and
 the driver passes them on. A file that cannot be played, a device that is missing or vanishes:
@@ -31,12 +31,18 @@ from .config import MAX_BLOCK
 from .device import load_sounddevice
 from .errors import AudioError
 from .listener import AudioListener
-from .mapping import drive, heard, mappings_of
+from .mapping import commands, mappings_of
 from .soundtrack import Soundtrack
+from .stream import ReadAhead
 
 log = logging.getLogger(__name__)
 
 ORIGIN = "audio"
+READ_AHEAD = 2.0
+"""Seconds of a song decoded ahead of the playhead (768 KB of stereo float32 at 48 kHz): the
+player's whole memory for the song, whatever its length."""
+PRIME_TIMEOUT = 5.0
+"""Seconds `FilePlayer.start` waits for the first read-ahead before it plays anyway."""
 
 
 def one_line(text: str, limit: int = 500) -> str:
@@ -57,18 +63,22 @@ class Input(Protocol):
 class FilePlayer:
     """Plays a song and feeds the analysis from the song's own clock, so picture and sound agree.
 
-    With a sound output (sounddevice), each output block the device asks for is also fed to the
+    The song streams: a decoding thread keeps at most READ_AHEAD seconds ahead of the playhead
+    (`ReadAhead`), so playing starts at once and memory does not grow with the song. With a
+    sound output (sounddevice), each output block the device asks for is also fed to the
     listener at that moment: the device's clock paces both. Without one, a thread feeds the
     blocks at the pace of a monotonic clock (the show still moves in time, silently) and the
-    log says so in one line. At the end of the song `failure` says it ended. Nothing starts in
-    the constructor.
+    log says so in one line. At the end of the song `failure` says it ended (or why the
+    decoding stopped). If the decoder falls behind, the output plays silence for that moment
+    and the song resumes where it was (`underruns` counts them). Nothing starts in the
+    constructor.
     """
 
     def __init__(self, track: Soundtrack, feed: Callable[[np.ndarray], None], block: int = MAX_BLOCK,
                  output: bool = True, clock: Callable[[], float] = time.monotonic) -> None:
         self.track = track
-        self._mono = track.mono()
-        self._frames = np.ascontiguousarray(track.samples.T)  # [n, channels], as the device takes them
+        self._reader: ReadAhead | None = None
+        self._reader_from = 0  # where in the song the reader started
         self._feed = feed
         self._block = block
         self._output = output
@@ -77,6 +87,7 @@ class FilePlayer:
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self.played = 0  # samples handed to the speakers (or to the clock) so far
+        self.underruns = 0  # blocks the decoder could not fill in time (silence was played)
         self.failure: str | None = None
         self.silent: str | None = None  # why there is no sound output, or None
 
@@ -84,10 +95,20 @@ class FilePlayer:
     def seconds(self) -> float:
         return self.played / self.track.sample_rate
 
+    @property
+    def decoded(self) -> int:
+        """Samples of the song decoded so far: never more than READ_AHEAD seconds past `played`."""
+        return self.played if self._reader is None else self._reader_from + self._reader.decoded
+
     def start(self) -> FilePlayer:
         if self._stream is not None or self._thread is not None:
             return self
         self._stopping.clear()
+        self._reader_from = self.played
+        self._reader = ReadAhead(self.track.planes, int(READ_AHEAD * self.track.sample_rate), self.track.channels,
+                                 skip=self.played, what=str(self.track.path)).start()
+        if not self._reader.wait_ready(PRIME_TIMEOUT):
+            log.warning("%s: decoding is slow; playing starts before %g s are ready", self.track.path.name, READ_AHEAD)
         if self._output:
             try:
                 self._stream = self._open_output()
@@ -113,6 +134,9 @@ class FilePlayer:
         if self._thread is not None:
             self._thread.join(timeout=2.0)
             self._thread = None
+        if self._reader is not None:
+            self._reader.stop()
+            self._reader = None
 
     def _open_output(self):
         try:
@@ -127,28 +151,34 @@ class FilePlayer:
             stream.start()
         except Exception as exc:  # PortAudioError: no default output, busy device
             raise AudioError(f"cannot play on the default output: {exc}") from None
-        log.info("playing %s (%.1f s) on the default output", self.track.path.name, self.track.duration)
+        log.info("playing %s on the default output", self.track.path.name)
         return stream
 
-    def _next(self, frames: int) -> tuple[np.ndarray, np.ndarray]:
-        """The next `frames` samples (played, mono) and the feed; the end of the song is marked."""
-        start = self.played
-        end = min(start + frames, len(self._mono))
-        self.played = end
-        mono = self._mono[start:end]
-        if len(mono):
-            self._feed(mono)
-        if end >= len(self._mono) and self.failure is None:
-            self.failure = f"{self.track.path.name} ended"
-        return self._frames[start:end], mono
+    def _next(self, frames: int) -> np.ndarray:
+        """The next (at most) `frames` samples [n, channels] as the device takes them, fed to the
+        analysis as their mono mix; the end of the song (or a decoding error) is marked. Never
+        waits for the decoder: what is not decoded yet is not played yet."""
+        reader = self._reader
+        if reader is None:
+            return np.zeros((0, self.track.channels), dtype=np.float32)
+        planes = reader.take(frames)
+        count = planes.shape[1]
+        if count:
+            self.played += count
+            self._feed(planes.mean(axis=0, dtype=np.float32) if planes.shape[0] > 1 else planes[0])
+        if count < frames and reader.finished and self.failure is None:
+            self.failure = reader.error or f"{self.track.path.name} ended"
+        return planes.T
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info, status) -> None:
         """The output device's thread: copy the next block out, feed the same block in."""
-        block, _ = self._next(frames)
+        block = self._next(frames)
         outdata[: len(block)] = block
         outdata[len(block):] = 0
         if len(block) < frames:
-            raise self._stop_signal
+            if self.failure is not None:
+                raise self._stop_signal
+            self.underruns += 1
 
     def _finished(self) -> None:
         if not self._stopping.is_set() and self.failure is None:
@@ -156,12 +186,13 @@ class FilePlayer:
             log.warning(self.failure)
 
     def _pace(self) -> None:
-        start = self._clock()
+        start, offset = self._clock(), self.played
         rate = self.track.sample_rate
         while not self._stopping.is_set() and self.failure is None:
-            due = int((self._clock() - start) * rate)
+            due = int((self._clock() - start) * rate) + offset
             while self.played < due and self.failure is None:
-                self._next(min(self._block, due - self.played))
+                if len(self._next(min(self._block, due - self.played))) == 0:
+                    break  # the decoder is behind: catch up at the next tick
             self._stopping.wait(0.005)
 
 
@@ -266,7 +297,6 @@ class AudioDriver:
             self._submit(SetAudioSource("", one_line(self.problem)), ORIGIN)
             self._submit(SetAudioDrive(), ORIGIN)
             return
-        features = self.listener.latest()
-        self._submit(drive(features, self._mappings), ORIGIN)
-        self._submit(heard(features), ORIGIN)
+        for command in commands(self.listener.latest(), self._mappings):
+            self._submit(command, ORIGIN)
         self.submitted += 1

@@ -15,17 +15,18 @@ class AudioFeatures:
 
     Frozen and built of plain values, so one thread can publish it and any other read it. Onset
     *events* are counted (`onset_count`), not flagged: a reader that samples snapshots at its own
-    rate (a display frame, a video frame) compares counts and misses none.
+    rate (a display frame, a video frame) compares counts and misses none. The names it shares
+    with the show's `Heard` (level, low, mid, high, bpm, beat_phase, beat) mean the same there;
+    `Heard.onset` (the pulse) is made from `last_onset_time` by `realtime.audio.mapping.heard`.
     """
 
     time: float = 0.0
     """Seconds of audio analysed so far (the stream clock); the features describe audio before it."""
     level: float = 0.0
     """Loudness (RMS), normalised by an automatic gain and smoothed with attack/release."""
-    onset: float = 0.0
-    """Onset strength (spectral flux), normalised and smoothed: how much the sound just changed."""
-    onset_pulse: float = 0.0
-    """1.0 at each onset event, then decaying: a ready-made 'hit' envelope."""
+    flux: float = 0.0
+    """Spectral flux, normalised and smoothed: how much the sound just changed (what onset
+    events are picked from; the show's `onset` is the pulse made from those events)."""
     onset_count: int = 0
     """Onset events since the analysis started (only grows)."""
     last_onset_time: float | None = None
@@ -40,7 +41,7 @@ class AudioFeatures:
     """Tempo in beats per minute (estimated, tapped or set), or None while unknown."""
     beat_phase: float = 0.0
     """Where `time` falls within the current beat: 0 on the beat, rising towards 1."""
-    beat_count: int = 0
+    beat: int = 0
     """Whole beats counted since the beat clock started (only grows)."""
     tempo_source: TempoSource = "none"
     """Where `bpm` comes from: 'estimate' (the music), 'tap', 'manual' (an explicit BPM) or 'none'."""
@@ -51,8 +52,8 @@ class AudioFeatures:
 
     @property
     def beat_position(self) -> float:
-        """Beats since the beat clock started, with the fraction: `beat_count + beat_phase`."""
-        return self.beat_count + self.beat_phase
+        """Beats since the beat clock started, with the fraction: `beat + beat_phase`."""
+        return self.beat + self.beat_phase
 
     def as_dict(self) -> dict[str, float | int | str | None]:
         """Plain values by name (for OSC replies, logs, JSON); NaN never appears."""

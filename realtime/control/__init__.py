@@ -1,7 +1,7 @@
 """Adapters from the outside world to the show's commands, and readers of its snapshots.
 
     osc = OscServer(show.submit, show.board, port=9000, reply=("127.0.0.1", 9001))
-    journal = Journal(path, show.board)
+    journal = Journal(path, show.board)   # reporters read journal.board: edits on disk before they are told
     window.on_key = key_handler(show.submit)
     page = PageServer(show.submit, show.board, folders, port=8765)   # the operator page
     # threads: started and stopped by realtime.session.ShowSession
@@ -10,12 +10,12 @@
 """
 
 from .addresses import ADDRESSES, NOT_OVER_OSC, PREFIX, TABLE, OscError, mappable, reference, to_command
-from .journal import Journal, default_journal_path, keep_previous
+from .journal import Journal, default_journal_path, ended_cleanly, keep_previous
 from .keys import KEY_COMMANDS, key_handler
 from .osc import OscServer
 from .page import PageServer
 
 __all__ = [
     "ADDRESSES", "KEY_COMMANDS", "NOT_OVER_OSC", "Journal", "OscError", "OscServer", "PREFIX", "PageServer", "TABLE",
-    "default_journal_path", "keep_previous", "key_handler", "mappable", "reference", "to_command",
+    "default_journal_path", "ended_cleanly", "keep_previous", "key_handler", "mappable", "reference", "to_command",
 ]

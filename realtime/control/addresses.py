@@ -20,6 +20,7 @@ from typing import Any
 
 from ..checks import CheckError, check_of
 from ..errors import StylevjError
+from ..params import PARAMS, Param
 from ..latent.controls import NAME_RE
 from ..show import commands as c
 from ..show.commands import Command
@@ -61,6 +62,12 @@ class Address:
     command: type[Command]
     fixed: dict = field(default_factory=dict)
     doc: str = ""
+    knob: Param | None = None  # a parameter of the table: one argument, the knob's own check
+
+    @classmethod
+    def of_param(cls, knob: Param) -> Address:
+        """The address of a table parameter: /stylevj/<name> (or its own), one value, its range."""
+        return cls(knob.osc.removeprefix(PREFIX), c.SetParam, {"name": knob.name}, knob.doc, knob)
 
     @property
     def bound(self) -> tuple[str, ...]:
@@ -76,6 +83,8 @@ class Address:
 
     @property
     def args(self) -> tuple[Arg, ...]:
+        if self.knob is not None:
+            return (Arg(self.knob.name, self.knob.check, False),)
         return tuple(Arg(f.name, check_of(f), f.default is not dataclasses.MISSING)
                      for f in c.arguments(self.command) if f.name not in self.fixed and f.name not in self.bound)
 
@@ -97,6 +106,8 @@ class Address:
             want = required if required == len(args) else f"{required} to {len(args)}"
             raise OscError(f"{PREFIX}{self.path} takes {want} arguments, got {len(values)}")
         given = {a.name: a.from_wire(v) for a, v in zip(args, values)}
+        if self.knob is not None:
+            given = {"value": given[self.knob.name]}
         try:
             return self.command(**self.fixed, **(bound or {}), **given)
         except CheckError as exc:
@@ -107,7 +118,7 @@ ADDRESSES: tuple[Address, ...] = (
     Address("play", c.Play),
     Address("pause", c.Pause),
     Address("pause/toggle", c.TogglePause),
-    Address("speed", c.SetSpeed),
+    *(Address.of_param(knob) for knob in PARAMS),  # speed, truncation, ..., fader, blackout: the table's knobs
     Address("speed/scale", c.ScaleSpeed),
     Address("goto", c.Goto),
     Address("goto/keyframe", c.GotoKeyframe),
@@ -120,16 +131,8 @@ ADDRESSES: tuple[Address, ...] = (
     Address("keyframe/move", c.MoveKeyframe),
     Address("keyframe/rename", c.RenameKeyframe),
     Address("keyframe/clear", c.ClearKeyframes),
-    Address("truncation", c.SetTruncation),
-    Address("spline", c.SetSpline),
-    Address("alpha", c.SetAlpha),
-    Address("constant_speed", c.SetConstantSpeed),
-    Address("noise", c.SetNoise),
     Address("mix", c.SetMix),
     Address("mix/off", c.MixOff),
-    Address("overlay/tensor", c.SetPanel, {"panel": "tensor"}, "latent tensor panel on/off"),
-    Address("overlay/gpu", c.SetPanel, {"panel": "gpu"}, "GPU panel on/off"),
-    Address("overlay/opacity", c.SetOverlayOpacity),
     Address("overlay/toggle", c.ToggleOverlay),
     Address("preset/load", c.LoadPreset),
     Address("preset/save", c.SavePreset),
@@ -151,6 +154,7 @@ _PATTERNED: tuple[Address, ...] = tuple(a for a in ADDRESSES if a.bound)
 # Commands no OSC sender may give, and why (a test holds every other command to an address).
 NOT_OVER_OSC: dict[type[Command], str] = {
     c.Quit: "a stop needs the stage keys",
+    c.ToggleParam: "the stage keys' toggles (B blackout); OSC sends the value: /stylevj/blackout 1",
     c.SetThumbnails: "the operator page's picture feed (OSC carries no pictures back)",
     c.MakeKeyframePictures: "the operator page's keyframe pictures (OSC carries no pictures back)",
     c.KeyframePictureMade: "made by the show's loader from a keyframe's W+ (the operator page's strip)",
@@ -158,6 +162,7 @@ NOT_OVER_OSC: dict[type[Command], str] = {
     c.ReplaceWith: "made by the show's loader from a checked file (keyframe/replace)",
     c.PresetLoaded: "made by the show's loader from a checked preset (preset/load)",
     c.LoadFailed: "made by the show's loader when a file cannot be used",
+    c.FileSaved: "made by the show's loader when a file it wrote is whole (preset/save, snapshot)",
     c.InstallControl: "made by the show's loader from a computed direction (control/<name>/add)",
     c.SetAudioDrive: "made by the audio adapter from what it hears (stylevj run --audio/--audio-in)",
     c.AudioHeard: "made by the audio adapter from what it hears (sent back as /stylevj/audio/...)",
@@ -203,6 +208,15 @@ def to_command(address: str, values: list) -> Command:
     """The command for one OSC message, or an OscError saying why not."""
     entry, bound = lookup(address)
     return entry.make(values, bound)
+
+
+def markdown() -> str:
+    """The address table as the README's Markdown table (a test holds the README to it)."""
+    lines = ["| address | arguments | kind | what it does |", "|---|---|---|---|"]
+    for a in ADDRESSES:
+        args = " ".join(arg.describe() for arg in a.args).replace("|", "\\|") or "–"
+        lines.append(f"| `{PREFIX}{a.path}` | {args} | {'param' if a.param else 'command'} | {a.meaning} |")
+    return "\n".join(lines)
 
 
 def reference() -> str:

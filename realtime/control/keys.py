@@ -22,6 +22,7 @@ KEY_COMMANDS: dict[Action, Command] = {
     Action.SNAPSHOT: c.Snapshot(),
     Action.RECORD: c.ToggleRecording(),
     Action.TAP: c.Tap(),
+    Action.TOGGLE_BLACKOUT: c.ToggleParam("blackout"),
     Action.QUIT: c.Quit(),
 }
 

@@ -17,6 +17,7 @@ import ipaddress
 import json
 import logging
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from ..presets import OscMapping, check_mappings
 from ..show import Command, ShowState, StateBoard
 from ..show.state import StateFollower
 from .addresses import PREFIX, OscError, lookup, mappable, to_command
+from .throttle import LogThrottle, held_note
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,8 @@ MAX_PACKET = 8192  # bytes: larger datagrams are refused unparsed
 FEEDBACK_HZ = 30.0
 STATE_PART = 8000  # bytes of state JSON per datagram: far below what any network path drops
 LOOPBACK = ("127.0.0.1/32", "::1/128")
+LOG_EVERY_S = 10.0  # complaints about what a sender sent: one log line per sender per interval, with a count
+TYPE_TAGS = "ifdsbrmtTFNh[]"  # what python-osc parses; it logs (unthrottled) and skips any other tag
 
 
 @dataclass
@@ -46,6 +50,7 @@ class Counters:
     ignored: int = 0  # TouchDesigner metadata (/_samplerate ...)
     blocked_senders: int = 0
     overflow: int = 0  # the show's queue was full
+    lost: int = 0  # datagrams the system dropped before the listener read them (Linux; see `_listen`)
 
 
 class RateLimit:
@@ -95,6 +100,55 @@ def osc_size(dgram: bytes, params: list) -> int:
     return size
 
 
+def unsupported_tag(dgram: bytes, depth: int = 0) -> str | None:
+    """The first type tag python-osc does not parse in a message or bundle (bundles walked
+    element by element), or None; structure that does not add up is left to the parser."""
+    if dgram.startswith(b"#bundle\x00"):
+        at = 16  # "#bundle\0" and the time tag
+        while at + 4 <= len(dgram) and depth < 8:
+            size = int.from_bytes(dgram[at:at + 4], "big", signed=True)
+            if size <= 0 or at + 4 + size > len(dgram):
+                return None
+            tag = unsupported_tag(dgram[at + 4:at + 4 + size], depth + 1)
+            if tag is not None:
+                return tag
+            at += 4 + size
+        return None
+    address_end = dgram.find(b"\x00")
+    if address_end < 0:
+        return None
+    start = _padded(address_end + 1)
+    end = dgram.find(b"\x00", start)
+    if dgram[start:start + 1] != b"," or end < 0:
+        return None
+    tags = dgram[start + 1:end].decode("latin-1")
+    return next((t for t in tags if t not in TYPE_TAGS), None)
+
+
+SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)  # Linux: each datagram carries the socket's drop count
+RECEIVE_BUFFER = 4 * 2**20  # bytes asked for (the system caps it: net.core.rmem_max): a burst waits, not lost
+LOSS_NOTE = socket.CMSG_SPACE(4) if hasattr(socket, "CMSG_SPACE") else 0
+
+
+def watch_losses(sock: socket.socket) -> None:
+    """Ask for a large receive buffer, and (Linux) for the count of datagrams the system dropped
+    because the buffer was full: a burst the listener cannot keep up with is counted, not silent."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+        if sys.platform.startswith("linux"):
+            sock.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
+    except OSError as exc:  # best effort: the show runs without it
+        log.debug("OSC: receive buffer / loss count not available (%s)", exc)
+
+
+def losses(ancillary: list[tuple[int, int, bytes]]) -> int:
+    """The drop count (SO_RXQ_OVFL) carried by a datagram's ancillary data, or 0."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_RXQ_OVFL and len(data) >= 4:
+            return int.from_bytes(data[:4], sys.byteorder)
+    return 0
+
+
 def parse_allow(specs: list[str] | tuple[str, ...]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     try:
         return [ipaddress.ip_network(s.strip(), strict=False) for s in specs if s.strip()]
@@ -126,7 +180,8 @@ class OscServer:
         self.counters = Counters()
         self._submit = submit
         self._board = board
-        self._log_limit, self._reply_limit = RateLimit(5), RateLimit(20)
+        self._lines, self._reply_limit = LogThrottle(LOG_EVERY_S), RateLimit(20)
+        self.reports: dict[str, Callable[[], dict]] = {}  # more sections of `/stylevj/state` (the page's)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -137,6 +192,7 @@ class OscServer:
             self.sock.close()
             raise StylevjError(f"OSC: cannot listen on {host}:{port} ({getattr(exc, 'strerror', None) or exc})") from None
         self.sock.settimeout(0.2)
+        watch_losses(self.sock)
         self.address = self.sock.getsockname()[:2]
 
     def start(self) -> OscServer:
@@ -163,7 +219,9 @@ class OscServer:
     def _listen(self) -> None:
         while not self._stop.is_set():
             try:
-                data, sender = self.sock.recvfrom(65536)
+                data, ancillary, _, sender = self.sock.recvmsg(65536, LOSS_NOTE)
+                self.counters.lost = max(self.counters.lost, losses(ancillary))
+                time.sleep(0)  # let a waiting render thread take the interpreter: a flood never convoys it
             except socket.timeout:
                 continue
             except OSError:
@@ -173,19 +231,25 @@ class OscServer:
             try:
                 self.handle_datagram(data, sender[:2])
             except Exception as exc:  # the listener must outlive any packet; this is a bug if it happens
-                log.exception("OSC: unexpected failure on a packet from %s: %s", sender[0], exc)
+                held = self._lines.admit((sender[0], "failure"))
+                if held is not None:
+                    log.error("OSC: unexpected failure on a packet from %s: %s: %s%s", sender[0], type(exc).__name__,
+                              exc, held_note(held), exc_info=not held)
 
     def handle_datagram(self, data: bytes, sender: tuple[str, int]) -> None:
         if not any(ipaddress.ip_address(sender[0]) in net for net in self.allow):
             self.counters.blocked_senders += 1
-            if self._log_limit.allow():
-                log.warning("OSC: dropped a packet from %s (not in the allow-list)", sender[0])
+            self._complain(sender, "blocked", "OSC: dropped a packet from %s (not in the allow-list)", sender[0])
             return
         if len(data) > MAX_PACKET:
             self.reject(f"oversized packet ({len(data)} bytes > {MAX_PACKET})", sender)
             return
         if len(data) % 4:  # OSC packets are whole 32-bit words; python-osc reads short ones leniently
             self.reject(f"malformed packet (size {len(data)} is not a multiple of 4)", sender)
+            return
+        tag = unsupported_tag(data)
+        if tag is not None:  # refused here, before python-osc logs a line per packet of its own
+            self.reject(f"unsupported argument type {tag!r} (supported: {TYPE_TAGS})", sender)
             return
         try:
             messages = [m.message for m in OscPacket(data).messages]
@@ -214,8 +278,8 @@ class OscServer:
             return
         if not self._submit(command, ("osc", sender, address)):
             self.counters.overflow += 1
-            if self._log_limit.allow():
-                log.warning("OSC: the show's queue is full, message dropped (%d dropped so far)", self.counters.overflow)
+            self._complain(sender, "overflow", "OSC: the show's queue is full, a message from %s dropped (%d so far)",
+                           sender[0], self.counters.overflow)
 
     def _mapped(self, mapping: OscMapping, values: list) -> tuple[str, list]:
         if len(values) != 1 or isinstance(values[0], (bool, str)) or not isinstance(values[0], (int, float)):
@@ -227,12 +291,16 @@ class OscServer:
 
     def reject(self, reason: str, sender: tuple[str, int]) -> None:
         self.counters.rejected += 1
-        if self._log_limit.allow():
-            held = f" (+{self._log_limit.held} more not logged)" if self._log_limit.held else ""
-            self._log_limit.held = 0
-            log.warning("OSC from %s rejected: %s%s", sender[0], reason, held)
+        self._complain(sender, "rejected", "OSC from %s rejected: %s", sender[0], reason)
         if self._reply_limit.allow():
             self.send("/stylevj/error", reason, to=self.reply or sender)
+
+    def _complain(self, sender: tuple[str, int], kind: str, message: str, *args: object) -> None:
+        """A warning about what a sender sent: one line per sender and kind per LOG_EVERY_S, with
+        how many were held back (a flood costs a few lines, not one per packet)."""
+        held = self._lines.admit((sender[0], kind))
+        if held is not None:
+            log.warning(message + held_note(held), *args)
 
     # ---- feedback thread: answers, events, vital signs ------------------------------------------
 
@@ -284,15 +352,14 @@ class OscServer:
             self.audio_feedback(state, to)
 
     def audio_feedback(self, state: ShowState, to: tuple[str, int]) -> None:
-        """/stylevj/audio/level, onset, low, mid, high, bpm, beat_phase (floats) and beat (int)."""
-        audio = state.audio
-        for name in ("level", "onset", "low", "mid", "high", "bpm", "beat_phase"):
-            self.send(f"{PREFIX}audio/{name}", float(getattr(audio, name)), to=to)
-        self.send(f"{PREFIX}audio/beat", int(audio.beat), to=to)
+        """/stylevj/audio/<field> for every field of `Heard`, in order (level, onset, low, mid,
+        high, bpm, beat_phase as floats, beat as an int: each as its checked field holds it)."""
+        for name, value in state.audio.heard.to_json().items():
+            self.send(f"{PREFIX}audio/{name}", value, to=to)
 
     def state_json(self, state: ShowState) -> dict:
         """The show's state plus this adapter's counters (what `/stylevj/state` answers)."""
-        return {**state.to_json(), "osc": dict(self.counters.__dict__)}
+        return {**state.to_json(), "osc": dict(self.counters.__dict__), **{k: f() for k, f in self.reports.items()}}
 
     # ---- sending ---------------------------------------------------------------------------
 

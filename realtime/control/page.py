@@ -6,9 +6,11 @@
     page.stop()
 
 The page (`page_files/`: plain HTML, CSS and JavaScript, no build step, no CDN) sends the show's
-own commands as JSON, `{"command": "SetSpeed", "args": {"speed": 0.5}}`; each is made here from
-`PAGE_COMMANDS`, so its fields are checked exactly as OSC's are, and submitted with the page as
-origin. The page never reaches the show: what it shows comes from the published `ShowState`,
+own commands as JSON, `{"command": "SetParam", "args": {"name": "fader", "value": 0.5}}`; each is
+made from `PAGE_COMMANDS` (page_commands.py), so its fields are checked exactly as OSC's are, and
+submitted with the page as origin. Its knobs are drawn from the parameter table it fetches (`GET /api/params`,
+`realtime.params`: name, type, range, unit, doc), one control per entry, each showing the state's
+`params.<name>`. The page never reaches the show: what it shows comes from the published `ShowState`,
 read on this server's thread (`board.wait_newer`), sent to every page at most `PAGE_HZ` times a
 second as the JSON keys that changed (the whole state when a page connects, so a page that
 reconnects catches up and several pages stay in sync). While a page is connected the show
@@ -19,10 +21,14 @@ this thread encodes each picture once (JPEG, a data: URL in the state's "picture
 
 Safety (the same rules as OSC): values are checked when the command is made; file names go to
 commands that resolve them only inside the presets and keyframes folders; only the page's own
-files are served. Bound to 127.0.0.1 (the default) a request must name a loopback host (no DNS
-rebinding) and a WebSocket must come from the page itself (Origin); bound to any other address,
-every request must carry the token (`?token=` or the cookie the page gets) or is answered 403
-and counted. No command on the page stops the show (`Quit` is not in `PAGE_COMMANDS`).
+files and the parameter table are served, each behind the same checks. Bound to 127.0.0.1 (the
+default) a request must name a loopback host (no DNS rebinding) and a WebSocket must come from
+the page itself (Origin); bound to any other address, every request must carry the token
+(`?token=` or the cookie the page gets) or is answered 403 and counted. No command on the page
+stops the show (`Quit` is not in `PAGE_COMMANDS`).
+
+Beside this module: page_commands.py (what a page may send, and the controls' description),
+page_extras.py (JPEG, file lists, telemetry) and lan.py (the address and QR code a phone opens).
 """
 
 from __future__ import annotations
@@ -31,7 +37,6 @@ import asyncio
 import base64
 import dataclasses
 import hmac
-import io
 import json
 import logging
 import math
@@ -44,13 +49,16 @@ from importlib import resources
 from typing import Any, Callable, Hashable
 from urllib.parse import parse_qs, urlsplit
 
-from ..checks import CheckError, check_of
 from ..errors import StylevjError
 from ..show import Command, Folders, ShowState, StateBoard
 from ..show import commands as c
 from ..show.state import StateFollower
-from ..show.thumbnail import KEYFRAME_PICTURE_SIZE, THUMBNAIL_SIZE
+from ..show.thumbnail import KEYFRAME_PICTURE_SIZE
 from ..choices import PAGE_PORT as DEFAULT_PORT
+from .lan import invitation_text, lan_address
+from .page_commands import PageError, describe_commands, describe_params, make_command
+from .page_extras import encode_jpeg, listed_files, telemetry_json
+from .throttle import LogThrottle, Pace, Strikes, held_note
 
 log = logging.getLogger(__name__)
 _wire_log = logging.getLogger(__name__ + ".wire")  # websockets' own lines: every request at INFO is noise on stage
@@ -62,42 +70,21 @@ FILES_EVERY_S = 2.0  # the presets and keyframes folders are listed this often
 TELEMETRY_EVERY_S = 1.0
 ERRORS_KEPT = 8
 MAX_MESSAGE = 64 * 1024  # bytes: a command is a few hundred
-MAX_LISTED = 500  # files per folder on the page
-KEYFRAME_SUFFIXES = (".safetensors", ".pt", ".pth", ".npy", ".npz")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")  # bound to one of these, no token is needed
 COOKIE = "stylevj_token"
-JPEG_QUALITY = 75
-
-# What the page may send (nothing else is made from a page's message; no Quit: a stop needs the
-# stage keys). Sliders read their ranges from these commands' checked fields; the preset's controls
-# (SetControl) read theirs from the state, where each control carries its own range.
-PAGE_COMMANDS: tuple[type[Command], ...] = (
-    c.Play, c.Pause, c.TogglePause, c.SetSpeed, c.Goto, c.GotoKeyframe, c.AddSeedKeyframe, c.AddFileKeyframe,
-    c.AddCurrentKeyframe, c.RemoveKeyframe, c.MoveKeyframe, c.RenameKeyframe, c.SetTruncation, c.SetSpline,
-    c.SetAlpha, c.SetConstantSpeed, c.SetPanel, c.SetOverlayOpacity, c.ToggleOverlay, c.LoadPreset, c.SavePreset,
-    c.StartRecording, c.StopRecording, c.Snapshot, c.SetControl,
-)
-PAGE_TABLE: dict[str, type[Command]] = {cls.__name__: cls for cls in PAGE_COMMANDS}
-
-
-@dataclass(frozen=True)
-class Slider:
-    """A slider on the page: the command it sends, its field (the range), the state key it shows,
-    and `curve` (travel t in [-1, 1] maps to hi * t^curve: fine control near zero on a wide range)."""
-
-    label: str
-    command: type[Command]
-    field: str
-    state: str
-    curve: float = 1.0
-
-
-SLIDERS = (
-    Slider("speed", c.SetSpeed, "speed", "speed", curve=3.0),
-    Slider("truncation", c.SetTruncation, "psi", "truncation"),
-    Slider("alpha", c.SetAlpha, "alpha", "alpha"),
-    Slider("overlay opacity", c.SetOverlayOpacity, "opacity", "opacity"),
-)
+# What one page (or a flood of them) may cost: bounded both ways, so a page that sends and never
+# reads is dropped and counted instead of growing memory, and reading waits instead of taking the
+# CPU (and the interpreter's lock) from the render thread.
+MAX_CLIENTS = 16  # pages at once; another is answered 503
+INBOX = 16  # messages read ahead per page (websockets' queue); beyond it the page's socket waits
+OUTBOX = 256  # answers waiting for a page; a page that lets more pile up is dropped
+SEND_DEADLINE_S = 10.0  # a page that takes nothing for this long is dropped
+INTAKE_HZ = 240.0  # messages a second from all pages together (a dragged slider sends 30 to 60)
+INTAKE_BURST = 60
+LOG_EVERY_S = 10.0  # network complaints: one log line per address per interval, with a count
+TOKEN_TRIES = 5  # wrong tokens from one address within TOKEN_WINDOW_S ...
+TOKEN_WINDOW_S = 60.0
+TOKEN_LOCKOUT_S = 60.0  # ... and it is answered 429 for this long
 
 FILES = {  # what this server answers with, and nothing else
     "/": ("index.html", "text/html; charset=utf-8"),
@@ -105,6 +92,7 @@ FILES = {  # what this server answers with, and nothing else
     "/page.css": ("page.css", "text/css; charset=utf-8"),
     "/page.js": ("page.js", "text/javascript; charset=utf-8"),
 }
+API_PARAMS = "/api/params"  # the parameter table as JSON (describe_params), guarded like the files
 HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
@@ -114,107 +102,6 @@ HEADERS = {
 }
 
 
-class PageError(StylevjError):
-    """A page message that cannot become a command: the reason goes back to that page."""
-
-
-# ---- commands and their description ------------------------------------------------------------
-
-
-def make_command(name: Any, args: Any) -> Command:
-    """The command a page message names, made (and so checked) from its arguments."""
-    cls = PAGE_TABLE.get(name) if isinstance(name, str) else None
-    if cls is None:
-        raise PageError(f"the page cannot send {name!r}")
-    if args is None:
-        args = {}
-    if not isinstance(args, dict):
-        raise PageError(f"{name}: arguments must be an object")
-    known = {f.name for f in c.arguments(cls)}
-    unknown = sorted(set(args) - known)
-    if unknown:
-        raise PageError(f"{name}: unknown argument {', '.join(unknown)}")
-    missing = sorted(f.name for f in c.arguments(cls) if f.default is dataclasses.MISSING and f.name not in args)
-    if missing:
-        raise PageError(f"{name}: missing {', '.join(missing)}")
-    try:
-        return cls(**args)
-    except CheckError as exc:
-        raise PageError(f"{name}: {exc}") from None
-
-
-def _bound(x: float) -> float | None:
-    return x if math.isfinite(x) else None
-
-
-def describe_commands() -> dict:
-    """Each page command's meaning and checked fields (kind, range, choices): the page builds its
-    controls from this, so no range is written twice."""
-    out = {}
-    for cls in PAGE_COMMANDS:
-        args = []
-        for f in c.arguments(cls):
-            check = check_of(f)
-            args.append({"name": f.name, "kind": check.kind, "lo": _bound(check.lo), "hi": _bound(check.hi),
-                         "choices": list(check.choices), "optional": f.default is not dataclasses.MISSING})
-        out[cls.__name__] = {"doc": c.describe(cls), "args": args}
-    return out
-
-
-def describe_sliders() -> list[dict]:
-    out = []
-    for s in SLIDERS:
-        check = check_of(next(f for f in c.arguments(s.command) if f.name == s.field))
-        out.append({"label": s.label, "command": s.command.__name__, "field": s.field, "state": s.state,
-                    "lo": check.lo, "hi": check.hi, "curve": s.curve})
-    return out
-
-
-def list_folder(folder, suffixes: tuple[str, ...]) -> list[str]:
-    """Plain file names in one folder (not below it) with these suffixes, sorted; [] if absent."""
-    try:
-        names = sorted(p.name for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
-    except OSError:
-        return []
-    return names[:MAX_LISTED]
-
-
-def _telemetry_json(t: Any) -> dict | None:
-    """The overlay telemetry's GPU and memory numbers, compact."""
-    if t is None:
-        return None
-    host = t.host
-    return {
-        "gpus": [{"name": g.name, "utilization": g.utilization_percent, "memory_used": g.memory_used,
-                  "memory_total": g.memory_total, "temperature": g.temperature_c, "power": g.power_w} for g in t.gpus],
-        "gpu_reason": t.nvml_reason,
-        "host": {"cpu": host.cpu_percent, "memory_used": host.memory_used, "memory_total": host.memory_total,
-                 "process_rss": host.process_rss},
-    }
-
-
-def encode_jpeg(pixels, size: int = THUMBNAIL_SIZE, quality: int = JPEG_QUALITY) -> bytes:
-    """RGB8 [h, w, 3] -> JPEG bytes at most `size` a side (Pillow; area average when shrinking)."""
-    from PIL import Image
-
-    image = Image.fromarray(pixels)
-    image.thumbnail((size, size), Image.Resampling.BOX)
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=quality)
-    return buffer.getvalue()
-
-
-def qr_text(url: str) -> str | None:
-    """The URL as a QR code drawn with terminal characters (a phone camera opens it); None without segno."""
-    try:
-        import segno
-    except ImportError:  # pragma: no cover - a runtime dependency
-        return None
-    out = io.StringIO()
-    segno.make(url, error="l").terminal(out=out, compact=True)
-    return out.getvalue()
-
-
 # ---- the server ---------------------------------------------------------------------------------
 
 
@@ -222,6 +109,10 @@ def qr_text(url: str) -> str | None:
 class PageCounters:
     requests: int = 0  # HTTP requests and WebSocket handshakes
     refused: int = 0  # answered 403 (no token, a foreign host or origin)
+    limited: int = 0  # answered 429 (an address that guessed too many tokens)
+    malformed: int = 0  # answered 400 (a request that cannot be read: two Host headers ...)
+    busy: int = 0  # answered 503 (MAX_CLIENTS pages open already)
+    dropped: int = 0  # pages dropped for falling behind (OUTBOX answers waiting, or nothing taken in SEND_DEADLINE_S)
     messages: int = 0  # messages from pages
     rejected: int = 0  # messages that could not become a command
     thumbnails: int = 0  # JPEGs encoded
@@ -235,7 +126,9 @@ class _Client:
     number: int
     ws: Any
     wake: asyncio.Event
-    outbox: list = dataclasses.field(default_factory=list)
+    peer: str = "?"
+    outbox: deque = dataclasses.field(default_factory=deque)  # at most OUTBOX: beyond, the page is dropped
+    dropped: bool = False
     sent: dict = dataclasses.field(default_factory=dict)
     jpeg: int = 0
     last: float = -math.inf
@@ -260,7 +153,8 @@ class PageServer:
         self.address: tuple[str, int] | None = None
         self._submit, self._board, self._telemetry = submit, board, telemetry
         self._files = {path: resources.files(__package__) / "page_files" / name for path, (name, _) in FILES.items()}
-        self._controls = json.dumps({"type": "hello", "commands": describe_commands(), "sliders": describe_sliders()})
+        self._controls = json.dumps({"type": "hello", "commands": describe_commands()})
+        self._params = json.dumps(describe_params()).encode()  # the table never changes while a show runs
         self._clients: set[_Client] = set()
         self._numbers = 0
         self._state: dict = {}
@@ -272,6 +166,9 @@ class PageServer:
         self._stopping: asyncio.Event | None = None
         self._ready = threading.Event()
         self._failure: str | None = None
+        self._lines = LogThrottle(LOG_EVERY_S)  # complaints, per address
+        self._tries = Strikes(TOKEN_TRIES, TOKEN_WINDOW_S, TOKEN_LOCKOUT_S)  # wrong tokens, per address
+        self._intake = Pace(INTAKE_HZ, INTAKE_BURST)  # messages from all pages
 
     # ---- life ------------------------------------------------------------------------------
 
@@ -309,15 +206,42 @@ class PageServer:
 
     @property
     def url(self) -> str:
-        """The page's address (with the token when one is required)."""
-        host, port = self.address or (self.host, self.port)
-        shown = host if host not in ("0.0.0.0", "::") else _lan_address()
-        shown = f"[{shown}]" if ":" in shown else shown
+        """The page's address (with the token when one is required); bound to every address, the
+        one a phone can use (`phone_url`), or this machine's loopback when there is none."""
+        return self.phone_url or self._url_at("127.0.0.1")
+
+    @property
+    def phone_url(self) -> str | None:
+        """The address another device opens: the bound one, or (bound to every address) this
+        machine's address on the network; None when it has none (loopback only)."""
+        host = (self.address or (self.host, self.port))[0]
+        if host in ("0.0.0.0", "::"):
+            host = lan_address()
+            if host is None:
+                return None
+        return self._url_at(host)
+
+    def invitation(self) -> str:
+        """What `stylevj run` prints for a page open beyond loopback: the URL and its QR code, or
+        one line saying that no device but this one can reach it."""
+        return invitation_text(self.phone_url, self.url)
+
+    def _url_at(self, host: str) -> str:
+        port = (self.address or (self.host, self.port))[1]
+        shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}/" + (f"?token={self.token}" if self.token else "")
 
     @property
     def clients(self) -> int:
         return len(self._clients)
+
+    def report(self) -> dict:
+        """The page's section of the state (the page's own and OSC's `/stylevj/state`): pages open,
+        and what was refused (403), limited (429), unreadable (400), turned away (503), rejected
+        (a message that is no command) and dropped (a page that fell behind)."""
+        n = self.counters
+        return {"clients": len(self._clients), "refused": n.refused, "limited": n.limited, "malformed": n.malformed,
+                "busy": n.busy, "rejected": n.rejected, "dropped": n.dropped}
 
     def _run(self, port: int) -> None:
         try:
@@ -335,7 +259,7 @@ class PageServer:
         self._loop, self._stopping = asyncio.get_running_loop(), asyncio.Event()
         try:
             server = await serve(self._connection, self.host, port, process_request=self._http,
-                                 max_size=MAX_MESSAGE, compression=None, server_header="stylevj",
+                                 max_size=MAX_MESSAGE, max_queue=INBOX, compression=None, server_header="stylevj",
                                  logger=_wire_log)
         except OSError as exc:
             self._failure = exc.strerror or str(exc)
@@ -357,37 +281,66 @@ class PageServer:
         from websockets.datastructures import Headers
         from websockets.http11 import Response
 
+        def plain(status: int, phrase: str, text: str) -> Response:
+            return Response(status, phrase, Headers({**HEADERS, "Content-Type": "text/plain"}), f"{text}\n".encode())
+
         self.counters.requests += 1
-        url = urlsplit(request.path)
-        reason = self._refusal(request, url)
+        peer = str((connection.remote_address or ("?",))[0])
+        if self._tries.locked(peer):  # it guessed tokens: nothing else is looked at until the lockout ends
+            self.counters.limited += 1
+            self._complain(peer, "429", "operator page: %s is locked out (too many wrong tokens)", peer)
+            return plain(429, "Too Many Requests", "429 too many wrong tokens: try again later")
+        try:
+            url = urlsplit(request.path)
+            reason = self._refusal(request, url)
+        except (PageError, ValueError, LookupError) as exc:  # a request that cannot be read is 400, never 500
+            self.counters.malformed += 1
+            self._complain(peer, "400", "operator page: bad request from %s (%s)", peer, exc)
+            return plain(400, "Bad Request", f"400 bad request: {exc}")
         if reason is not None:
             self.counters.refused += 1
-            log.warning("operator page: refused %s from %s (%s)", url.path[:80],
-                        (connection.remote_address or ("?",))[0], reason)
-            return Response(403, "Forbidden", Headers({**HEADERS, "Content-Type": "text/plain"}), b"403 forbidden\n")
+            if reason == "wrong token" and self._tries.strike(peer):
+                log.warning("operator page: %s sent %d wrong tokens; refused for %g s", peer, TOKEN_TRIES,
+                            TOKEN_LOCKOUT_S)
+            self._complain(peer, "403", "operator page: refused %s from %s (%s)", url.path[:80], peer, reason)
+            return plain(403, "Forbidden", "403 forbidden")
         if url.path == "/ws":
+            if len(self._clients) >= MAX_CLIENTS:
+                self.counters.busy += 1
+                self._complain(peer, "503", "operator page: refused a page from %s (%d open already)", peer,
+                               MAX_CLIENTS)
+                return plain(503, "Service Unavailable", f"503 {MAX_CLIENTS} pages are open already")
             return None  # the WebSocket handshake goes on
+        if url.path == API_PARAMS:
+            return Response(200, "OK", Headers({**HEADERS, "Content-Type": "application/json"}), self._params)
         if url.path not in self._files:
-            return Response(404, "Not Found", Headers({**HEADERS, "Content-Type": "text/plain"}), b"404 not found\n")
+            return plain(404, "Not Found", "404 not found")
         body = self._files[url.path].read_bytes()
         headers = Headers({**HEADERS, "Content-Type": FILES[url.path][1]})
         if self.token is not None:
             headers["Set-Cookie"] = f"{COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict"
         return Response(200, "OK", headers, body)
 
+    def _complain(self, peer: str, kind: str, message: str, *args: object) -> None:
+        """A warning about what an address sent: one line per address and kind per LOG_EVERY_S."""
+        held = self._lines.admit((peer, kind))
+        if held is not None:
+            log.warning(message + held_note(held), *args)
+
     def _refusal(self, request, url) -> str | None:
-        """Why a request is refused (403), or None."""
+        """Why a request is refused (403), or None; a PageError when it cannot be read."""
         headers = request.headers
+        host_header = _single(headers, "Host")
         if self.token is not None:
-            given = parse_qs(url.query).get("token", [None])[0] or _cookie(headers.get("Cookie", ""), COOKIE)
+            given = parse_qs(url.query).get("token", [None])[0] or _cookie(_single(headers, "Cookie"), COOKIE)
             if not given or not hmac.compare_digest(given.encode(), self.token.encode()):
                 return "no token" if not given else "wrong token"
         else:
-            host = _host_name(headers.get("Host", ""))
+            host = _host_name(host_header)
             if host not in LOCAL_HOSTS:
-                return f"host {host!r} is not this machine"
-        origin = headers.get("Origin")
-        if url.path == "/ws" and origin is not None and urlsplit(origin).netloc != headers.get("Host", ""):
+                return f"host {host[:60]!r} is not this machine"
+        origin = _single(headers, "Origin", None)
+        if url.path == "/ws" and origin is not None and urlsplit(origin).netloc != host_header:
             return f"origin {origin[:60]!r} is not this page"
         return None
 
@@ -395,15 +348,20 @@ class PageServer:
 
     async def _connection(self, ws) -> None:
         self._numbers += 1
-        client = _Client(self._numbers, ws, asyncio.Event())
+        client = _Client(self._numbers, ws, asyncio.Event(), peer=str((ws.remote_address or ("?",))[0]))
         self._clients.add(client)
         if len(self._clients) == 1:
             self._submit(c.SetThumbnails(True), ("page", client.number))
+        client.outbox.append(self._controls)
+        client.wake.set()  # the controls, then the whole state (`sent` is empty)
         sender = asyncio.create_task(self._send(client))
         try:
-            await ws.send(self._controls)
-            client.wake.set()  # the whole state goes out now: `sent` is empty
             async for message in ws:
+                wait = self._intake.delay()
+                if wait > 0:  # a flood waits here (its socket fills up), not in the show
+                    await asyncio.sleep(wait)
+                if client.dropped:
+                    break
                 self._receive(client, message)
         except Exception as exc:  # noqa: BLE001 - a page that goes away is ordinary
             log.debug("operator page %d closed: %s", client.number, exc)
@@ -420,7 +378,7 @@ class PageServer:
                 raise PageError("messages are JSON text")
             try:
                 data = json.loads(message)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
                 raise PageError("not JSON") from None
             if not isinstance(data, dict):
                 raise PageError("a message is a JSON object")
@@ -433,34 +391,60 @@ class PageServer:
             self._tell(client, {"type": "error", "message": "the show is busy (its queue is full): try again"})
 
     def _tell(self, client: _Client, message: dict) -> None:
+        """Queue an answer for one page; a page with OUTBOX answers waiting reads nothing: dropped."""
+        if client.dropped:
+            return
+        if len(client.outbox) >= OUTBOX:
+            self._drop(client, f"{OUTBOX} answers wait unread")
+            return
         client.outbox.append(json.dumps(message))
         client.wake.set()
+
+    def _drop(self, client: _Client, why: str) -> None:
+        """Cut a page that falls behind (counted, one line per address and interval): what waited
+        for it is freed now, and its browser reconnects and catches up with the whole state."""
+        if client.dropped:
+            return
+        client.dropped = True
+        client.outbox.clear()
+        self.counters.dropped += 1
+        self._complain(client.peer, "dropped", "operator page: dropped page %d from %s: %s (%d dropped so far)",
+                       client.number, client.peer, why, self.counters.dropped)
+        transport = getattr(client.ws, "transport", None)
+        if transport is not None:
+            transport.abort()  # no closing handshake: the page is not reading
 
     async def _send(self, client: _Client) -> None:
         """This page's messages: its own answers, the state keys that changed, the newest picture;
         at most PAGE_HZ times a second, whatever the show's refresh rate."""
         try:
-            while True:
+            while not client.dropped:
                 await client.wake.wait()
                 client.wake.clear()
                 pause = client.last + 1 / PAGE_HZ - time.monotonic()
                 if pause > 0:
                     await asyncio.sleep(pause)
                 client.last = time.monotonic()
-                outbox, client.outbox = client.outbox, []
-                for text in outbox:
-                    await client.ws.send(text)
-                changed = {k: v for k, v in self._state.items() if client.sent.get(k, ...) != v}
-                if changed:
-                    await client.ws.send(json.dumps({"type": "state", "state": changed}))
-                    client.sent.update(changed)
-                if self._jpeg is not None and self._jpeg[0] != client.jpeg:
-                    client.jpeg = self._jpeg[0]
-                    await client.ws.send(self._jpeg[1])
+                try:
+                    async with asyncio.timeout(SEND_DEADLINE_S):  # a page that takes nothing is dropped
+                        await self._send_due(client)
+                except TimeoutError:
+                    self._drop(client, f"it took nothing for {SEND_DEADLINE_S:g} s")
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - the connection closed under us
             log.debug("operator page %d: send failed: %s", client.number, exc)
+
+    async def _send_due(self, client: _Client) -> None:
+        while client.outbox:
+            await client.ws.send(client.outbox.popleft())
+        changed = {k: v for k, v in self._state.items() if client.sent.get(k, ...) != v}
+        if changed:
+            await client.ws.send(json.dumps({"type": "state", "state": changed}))
+            client.sent.update(changed)
+        if self._jpeg is not None and self._jpeg[0] != client.jpeg:
+            client.jpeg = self._jpeg[0]
+            await client.ws.send(self._jpeg[1])
 
     # ---- the show's snapshots -----------------------------------------------------------------
 
@@ -493,12 +477,10 @@ class PageServer:
                 if self._clients and (state.thumbnail is None or state.thumbnail.serial == thumbnail_seen):
                     self._submit(c.SetThumbnails(True), ("page", 0))  # again, in case the show's queue was full
                 thumbnail_seen = state.thumbnail.serial if state.thumbnail is not None else -1
-                presets = {self.folders.presets, getattr(self.folders, "saves", self.folders.presets)}  # saves: where presets are written
-                extras["files"] = {"presets": sorted({n for f in presets for n in list_folder(f, (".toml",))})[:MAX_LISTED],
-                                   "keyframes": list_folder(self.folders.keyframes, KEYFRAME_SUFFIXES)}
+                extras["files"] = listed_files(self.folders)
             if self._telemetry is not None and now - telemetry_at >= TELEMETRY_EVERY_S:
                 telemetry_at = now
-                extras["telemetry"] = _telemetry_json(self._telemetry())
+                extras["telemetry"] = telemetry_json(self._telemetry())
             if self._clients and None in state.keyframe_pictures:  # ask again when the path changed, or now and then
                 asking = tuple((id(k.w), p and p.number) for k, p in zip(state.keyframes, state.keyframe_pictures))
                 if asking != pictures_asked or now - pictures_at >= FILES_EVERY_S:
@@ -547,11 +529,9 @@ class PageServer:
         for entry, picture in zip(out["keyframes"], state.keyframe_pictures):
             entry["picture"] = picture.number if picture is not None and picture.number in self._pictures else None
         out["pictures"] = {str(n): url for n, url in self._pictures.items()}
-        out["opacity"] = state.panels[0].opacity if state.panels else None
         out["fps"] = fps
         out["errors"] = list(self._errors)
-        out["page"] = {"clients": len(self._clients), "refused": self.counters.refused,
-                       "rejected": self.counters.rejected}
+        out["page"] = self.report()
         out.update(extras)
         return out
 
@@ -560,6 +540,14 @@ def _who(origin: Any) -> str:
     if isinstance(origin, tuple) and origin:
         return str(origin[0])
     return "show"
+
+
+def _single(headers: Any, name: str, default: str | None = "") -> str | None:
+    """The one value of a header (`default` when absent); a PageError when it is given twice."""
+    values = headers.get_all(name)
+    if len(values) > 1:
+        raise PageError(f"{len(values)} {name} headers")
+    return values[0] if values else default
 
 
 def _cookie(header: str, name: str) -> str | None:
@@ -576,14 +564,3 @@ def _host_name(host: str) -> str:
         return host[1:].partition("]")[0]
     return host.rpartition(":")[0] if host.count(":") == 1 else host
 
-
-def _lan_address() -> str:
-    """This machine's address on the network (for the URL of a server bound to every address)."""
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the outgoing interface
-            return probe.getsockname()[0]
-        except OSError:
-            return "127.0.0.1"

@@ -1,15 +1,22 @@
-"""Puts a frame on a surface: black background, the image fitted by aspect, then overlay panels.
+"""Puts a frame on a surface: black background, the image fitted by aspect, overlay panels, level.
 
 The compositor owns the GL programs (built once, from `shaders/`); frame textures come from a
 frame sink and overlays bring their own drawing. Frames are stored top row first (texture
 row 0 = the picture's top), and the quad maps that row to the top of the target, so the picture
 is upright on screen and in `Surface.read_pixels()`.
+
+The output level (the master fader, and blackout as level 0) is applied last, to everything on
+the surface at once: one full-target quad multiplies every pixel by the level (blending ZERO,
+SRC_COLOR). So 0 is exactly black, picture and panels alike, and 1 skips the pass and leaves the
+output bit-identical. Windows, snapshots, recordings and the offline render all read this
+surface, so each sees what the stage sees.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
+import math
 from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
@@ -71,10 +78,13 @@ class Compositor:
     def __init__(self, ctx: moderngl.Context, fit: Fit | str = Fit.CONTAIN, library: ShaderLibrary | None = None) -> None:
         self.ctx = ctx
         self.fit = fit
-        self._program = (library or ShaderLibrary()).program(ctx, "image")
+        library = library or ShaderLibrary()
+        self._program = library.program(ctx, "image")
         self._program["current"] = 0
         self._program["previous"] = 1
         self._quad = ctx.vertex_array(self._program, [])
+        self._level_program = library.program(ctx, "level")
+        self._level_quad = ctx.vertex_array(self._level_program, [])
 
     @property
     def fit(self) -> Fit:
@@ -95,12 +105,16 @@ class Compositor:
         prev: moderngl.Texture | None = None,
         mix: float = 1.0,
         overlays: Iterable[Overlay] = (),
+        level: float = 1.0,
     ) -> None:
-        """Clear `surface` to black, draw `image` (cross-faded from `prev` by `mix`), then overlays.
+        """Clear `surface` to black, draw `image` (cross-faded from `prev` by `mix`), overlays, then
+        dim all of it by `level`.
 
         `mix` runs from 0 (only `prev`) to 1 (only `image`); a `prev` of another size is ignored.
-        With no image yet only the black background (and overlays) are drawn.
+        With no image yet only the black background (and overlays) are drawn. `level` is the
+        output level, 0 (black) to 1 (unchanged), clamped; it is not a number (NaN) -> ValueError.
         """
+        level = output_level(level)
         ctx = self.ctx
         surface.use()
         target = surface.size
@@ -122,8 +136,36 @@ class Compositor:
             ctx.viewport = full
             overlay.draw(ctx, full)
         ctx.viewport = full
+        if level < 1.0:
+            self._dim(surface, level)
+
+    def _dim(self, surface: Surface, level: float) -> None:
+        """Multiply every pixel of `surface` by `level` (alpha kept). The surface is bound again
+        first, which also resets viewport and scissor: whatever an overlay left behind, the
+        whole output is dimmed."""
+        ctx = self.ctx
+        surface.use()
+        self._level_program["level"] = level
+        ctx.enable(moderngl.BLEND)
+        ctx.blend_func = (moderngl.ZERO, moderngl.SRC_COLOR)
+        try:
+            self._level_quad.render(moderngl.TRIANGLE_STRIP, vertices=4)
+        finally:
+            ctx.disable(moderngl.BLEND)
+            ctx.blend_func = moderngl.DEFAULT_BLENDING
 
     def release(self) -> None:
         """Free the GL objects (the context stays)."""
         self._quad.release()
         self._program.release()
+        self._level_quad.release()
+        self._level_program.release()
+
+
+def output_level(value: float) -> float:
+    """`value` as an output level: a float clamped to 0..1 (a glide may overshoot by a rounding
+    error). NaN is refused: it would leave the output's brightness up to the driver."""
+    level = float(value)
+    if math.isnan(level):
+        raise ValueError(f"output level must be a number from 0 to 1, got {value!r}")
+    return min(max(level, 0.0), 1.0)

@@ -7,6 +7,7 @@
     Left   nudge back
     R      record the stage output (start / stop)
     T      tap the tempo (two taps or more set the beat clock of the music)
+    B      blackout on / off (the stage output black at once; another press brings it back)
     Esc    twice within 1.5 s to quit (a single stray Esc never ends a show)
 
 Keys pressed with Ctrl, Alt or Super held are ignored, so desktop shortcuts never reach the
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 # GLFW 3 key, action and modifier codes (stable across GLFW 3.x; tests check them against glfw).
 KEY_SPACE = 32
+KEY_B = 66
 KEY_F = 70
 KEY_O = 79
 KEY_R = 82
@@ -58,6 +60,7 @@ class Action(enum.Enum):
     SNAPSHOT = "snapshot"
     RECORD = "record"
     TAP = "tap"
+    TOGGLE_BLACKOUT = "toggle_blackout"
     QUIT = "quit"
 
 
@@ -78,6 +81,7 @@ _ON_PRESS = {
     KEY_S: Action.SNAPSHOT,
     KEY_R: Action.RECORD,
     KEY_T: Action.TAP,
+    KEY_B: Action.TOGGLE_BLACKOUT,
 }
 _REPEATING = {
     KEY_UP: Action.SPEED_UP,

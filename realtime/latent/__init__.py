@@ -9,7 +9,8 @@ from .keyframes import (
     Keyframe, KeyframeError, check_wplus, keyframe_from_seed, load_keyframe, save_keyframe, snapshot,
 )
 from .paths import ArcLength, CatmullRomPath, LinearPath, Path
-from .player import POSITION, SPEED, SPLINES, TRUNCATION, Drive, PathSettings, Player, StyleMix, build_path
+from ..params import SPLINES
+from .player import POSITION, SPEED, TRUNCATION, Drive, PathSettings, Player, StyleMix, build_path
 
 __all__ = [
     "ArcLength", "CatmullRomPath", "Drive", "POSITION", "SPEED", "TRUNCATION", "Keyframe", "KeyframeError", "LinearPath", "Path", "PathSettings",

@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from ..checks import Check
+from ..checks import Check, within_range
 from ..errors import StylevjError
 from ..models.bending import EDGES, Bend
 
@@ -101,6 +101,7 @@ class Knob:
         """value as a float, or a ControlError when it is outside the range."""
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise ControlError(f"control '{self.name}' takes a finite number, got {value!r}")
+        value = within_range(float(value), self.low, self.high)  # an OSC float32 of an end is that end
         if not self.low <= value <= self.high:
             raise ControlError(f"control '{self.name}' must be within [{self.low:g}, {self.high:g}], got {value:g}")
         return float(value)
@@ -175,6 +176,7 @@ class Controls:
     def set_unit(self, name: str, amount: float) -> None:
         """The target as a fraction 0..1 of the control's range (for mappings and MIDI)."""
         live = self._get(name)
+        amount = within_range(amount, 0.0, 1.0)
         if not 0.0 <= amount <= 1.0:
             raise ControlError(f"control '{name}': a unit amount must be within [0, 1], got {amount:g}")
         knob = live.knob

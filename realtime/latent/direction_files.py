@@ -25,8 +25,9 @@ import numpy as np
 import torch
 from safetensors import SafetensorError
 
-from ..files import atomic_write
+from ..files import atomic_write, read_bounded
 from .directions import GANSPACE_SAMPLES, DirectionError, Directions, compute_directions, modulated_convs, sefa_rows
+from .keyframes import MAX_FILE_BYTES, check_array_bytes
 
 log = logging.getLogger(__name__)
 
@@ -48,18 +49,15 @@ def _pick(arrays: dict, what: str) -> object:
 
 
 def read_direction_file(path: str | os.PathLike) -> torch.Tensor:
-    """The array in a .npy/.npz/.safetensors file as a tensor; plain arrays only, never pickles."""
+    """The array in a .npy/.npz/.safetensors file as a tensor; plain arrays only, never pickles.
+
+    Read like a keyframe file: a regular file of at most 16 MiB whose headers declare no more
+    than it holds (a FIFO, /dev/zero or a 46 TiB header is one line, never a read or a traceback)."""
     path = Path(path)
     what = str(path)
+    data = read_bounded(path, MAX_FILE_BYTES, "direction file", DirectionError)  # the keyframes' reader and limits
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DirectionError(f"{what}: no such file") from None
-    except IsADirectoryError:
-        raise DirectionError(f"{what}: is a folder, not a direction file") from None
-    except OSError as exc:
-        raise DirectionError(f"{what}: cannot be read ({exc.strerror})") from None
-    try:
+        check_array_bytes(data, what, DirectionError)
         if data.startswith(b"\x93NUMPY"):
             return torch.from_numpy(np.load(io.BytesIO(data), allow_pickle=False).copy())
         if data.startswith(b"PK\x03\x04"):
@@ -75,8 +73,9 @@ def read_direction_file(path: str | os.PathLike) -> torch.Tensor:
         if "allow_pickle" in str(exc):
             raise DirectionError(f"{what}: holds pickled Python objects; only plain arrays are read") from None
         raise DirectionError(f"{what}: unreadable direction file ({str(exc).splitlines()[0][:160]})") from None
-    except (OSError, RuntimeError, zipfile.BadZipFile, KeyError, EOFError, SafetensorError) as exc:
-        raise DirectionError(f"{what}: unreadable direction file ({str(exc).splitlines()[0][:160]})") from None
+    except (OSError, RuntimeError, zipfile.BadZipFile, KeyError, EOFError, SafetensorError, TypeError,
+            MemoryError) as exc:
+        raise DirectionError(f"{what}: unreadable direction file ({(str(exc) or type(exc).__name__).splitlines()[0][:160]})") from None
     raise DirectionError(f"{what}: not a direction file (.npy, .npz or .safetensors arrays)")
 
 
@@ -148,7 +147,7 @@ def default_cache_dir() -> Path:
 def cache_key(G, method: str, rows: Sequence[int] | None, samples: int, seed: int) -> str:
     """SHA-256 over the method, its settings, the architecture and the weights it reads."""
     if method == "sefa":
-        chosen = sefa_rows(rows, G.num_ws)
+        chosen = sefa_rows(rows, G)
         convs = modulated_convs(G)
         settings: dict = {"rows": list(chosen)}
         tensors = [(f"conv{k}.affine.weight", convs[k].affine.weight) for k in chosen]
@@ -166,14 +165,15 @@ def cache_key(G, method: str, rows: Sequence[int] | None, samples: int, seed: in
 
 
 def _read_cache(path: Path, key: str, method: str) -> Directions | None:
+    if not path.exists():
+        return None
     try:
-        with np.load(path, allow_pickle=False) as data:
+        raw = read_bounded(path, MAX_FILE_BYTES, "direction cache", DirectionError)  # the one reader
+        with np.load(io.BytesIO(raw), allow_pickle=False) as data:
             if str(data["key"]) != key:
                 return None
             vectors, values = torch.from_numpy(data["vectors"].copy()), torch.from_numpy(data["values"].copy())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+    except (DirectionError, OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, MemoryError, TypeError) as exc:
         log.warning("direction cache %s is unreadable (%s); computing again", path, exc)
         return None
     return Directions(vectors, values, method)

@@ -1,7 +1,8 @@
 """Directions in W: knobs with meaning, computed from the checkpoint alone (no data set, no download).
 
 - SeFa (closed-form factorisation, Shen & Zhou 2021): the style affine weights of the chosen
-  modulated convolutions (toRGB excluded), as [w_dim, channels] columns side by side, each column
+  modulated convolutions (toRGB excluded; on StyleGAN3 the synthesis layers' affines, the
+  input's turn-and-shift affine and ToRGB excluded), as [w_dim, channels] columns side by side, each column
   scaled to unit length: A [w_dim, sum of channels]. The directions are the eigenvectors of
   A Aᵀ, largest eigenvalue first: the unit moves in W that change those layers' styles most.
 - GANSpace (Härkönen et al. 2020): principal components of W sampled through the mapping
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import StylevjError
-from .layer_ranges import conv_rows, format_rows
+from .layer_ranges import format_rows, rows_of
 from ..choices import DIRECTION_METHODS as METHODS
 from ..choices import GANSPACE_SAMPLES
 
@@ -81,23 +82,31 @@ def _descending_eigh(matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 # -- SeFa ---------------------------------------------------------------------------------------
 
 
-def modulated_convs(G) -> list[torch.nn.Module]:
-    """The generator's modulated convolutions in W+ row order (conv k uses row k)."""
-    convs = []
-    for block in G.synthesis.blocks:
-        convs.extend([block.conv1] if block.first else [block.conv0, block.conv1])
-    if len(convs) != G.num_ws - 1:
-        raise DirectionError(f"found {len(convs)} modulated convolutions, expected {G.num_ws - 1}")
-    return convs
+def modulated_convs(G) -> dict[int, torch.nn.Module]:
+    """The generator's modulated convolutions by the W+ row that styles them (each has `.affine`):
+    StyleGAN2's conv k uses row k; StyleGAN3's layer i uses row i + 1."""
+    if hasattr(G.synthesis, "input"):  # StyleGAN3: every synthesis layer but ToRGB
+        convs = [layer for layer in G.synthesis.layers if not layer.is_torgb]
+    else:
+        convs = []
+        for block in G.synthesis.blocks:
+            convs.extend([block.conv1] if block.first else [block.conv0, block.conv1])
+    rows = rows_of(G).convs
+    if len(convs) != len(rows):
+        raise DirectionError(f"found {len(convs)} modulated convolutions, expected {len(rows)}")
+    return dict(zip(rows, convs))
 
 
-def sefa_rows(rows: Sequence[int] | None, num_ws: int) -> tuple[int, ...]:
-    """The rows among `rows` (None: all) that style a modulated convolution."""
-    chosen = tuple(sorted(set(conv_rows(num_ws)) & set(range(num_ws) if rows is None else rows)))
+def sefa_rows(rows: Sequence[int] | None, G) -> tuple[int, ...]:
+    """The rows among `rows` (None: all) that style a modulated convolution of `G`."""
+    table = rows_of(G)
+    chosen = tuple(sorted(set(table.convs) & set(range(table.num_ws) if rows is None else rows)))
     if not chosen:
+        others = sorted(set(range(table.num_ws)) - set(table.convs))
         raise DirectionError(
-            f"layers {format_rows(tuple(rows or ()))}: no modulated convolution there (row"
-            f" {num_ws - 1} styles only the last toRGB); SeFa needs at least one of rows 0-{num_ws - 2}"
+            f"layers {format_rows(tuple(rows or ()))}: no modulated convolution there (rows"
+            f" {format_rows(tuple(others))} style {'the input or ' if table.family == 'StyleGAN3' else ''}ToRGB"
+            f" only); SeFa needs at least one of rows {format_rows(table.convs)}"
         )
     return chosen
 
@@ -106,7 +115,7 @@ def style_weights(G, rows: Sequence[int] | None = None) -> torch.Tensor:
     """SeFa's A: the chosen convs' style affine weights, columns of unit length: [w_dim, sum C]."""
     convs = modulated_convs(G)
     # affine.weight is [C, w_dim]; its transpose holds one column per styled input channel.
-    a = torch.cat([convs[k].affine.weight.detach().double().T for k in sefa_rows(rows, G.num_ws)], dim=1)
+    a = torch.cat([convs[k].affine.weight.detach().double().T for k in sefa_rows(rows, G)], dim=1)
     return a / a.norm(dim=0, keepdim=True).clamp_min(1e-30)  # [w_dim, sum C]
 
 

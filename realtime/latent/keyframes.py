@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ import torch
 from safetensors import SafetensorError
 
 from ..errors import StylevjError
-from ..files import atomic_write
+from ..files import atomic_write, read_bounded
 from ..models.seeds import z_from_seed
 
 
@@ -94,21 +93,14 @@ def read_tensor_file(path: Path) -> tuple[torch.Tensor, str | None]:
     """The tensor in a .npy/.npz/.safetensors/.pt file (recognised by content; tensors only),
     and the keyframe name stored in a stylevj .safetensors header, if any."""
     what = str(path)
-    data = read_bounded(path, MAX_FILE_BYTES, "keyframe file")
+    data = read_bounded(path, MAX_FILE_BYTES, "keyframe file", KeyframeError)
     try:
+        check_array_bytes(data, what, KeyframeError)
         if data.startswith(b"\x93NUMPY"):
-            _check_npy_header(io.BytesIO(data), len(data), what)
             return torch.from_numpy(np.load(io.BytesIO(data), allow_pickle=False).copy()), None
         if data.startswith(b"PK\x03\x04"):
             with zipfile.ZipFile(io.BytesIO(data)) as zf:
                 names = zf.namelist()
-                unpacked = sum(info.file_size for info in zf.infolist())
-                if unpacked > MAX_FILE_BYTES:
-                    raise KeyframeError(f"{what}: unpacks to {unpacked} bytes (at most {MAX_FILE_BYTES} for a keyframe)")
-                for info in zf.infolist():
-                    if info.filename.endswith(".npy"):
-                        with zf.open(info) as member:
-                            _check_npy_header(member, info.file_size, what)
             if any(n.endswith("data.pkl") for n in names):
                 return _read_torch(data, what), None
             with np.load(io.BytesIO(data), allow_pickle=False) as npz:
@@ -117,48 +109,52 @@ def read_tensor_file(path: Path) -> tuple[torch.Tensor, str | None]:
             return _read_safetensors(data, what)
     except KeyframeError:
         raise
-    except (ValueError, OSError, RuntimeError, zipfile.BadZipFile, KeyError, EOFError, AttributeError, SafetensorError) as exc:
-        raise KeyframeError(f"{what}: unreadable keyframe file ({str(exc).splitlines()[0][:160]})") from None
+    except (ValueError, OSError, RuntimeError, zipfile.BadZipFile, KeyError, EOFError, AttributeError, SafetensorError,
+            TypeError, MemoryError, RecursionError) as exc:
+        raise KeyframeError(f"{what}: unreadable keyframe file ({(str(exc) or type(exc).__name__).splitlines()[0][:160]})") from None
     raise KeyframeError(f"{what}: not a keyframe file (.npy, .npz, .safetensors or .pt tensors)")
 
 
 MAX_FILE_BYTES = 16 * 2**20  # a 1024 px W+ is 36 KB; anything this large is a mistake or an attack
 MAX_ABS = 1e4  # W values sit within about ±20; beyond this a keyframe can only render garbage or black
+NUMBER_KINDS = "biuf"  # numpy dtype kinds that hold numbers (no void, object, string or complex)
 
 
-def read_bounded(path: Path, limit: int, kind: str) -> bytes:
-    """The bytes of a regular file of at most `limit` bytes, or a KeyframeError saying why not.
-
-    Checked before reading: a folder, a FIFO or a device (/dev/zero) is refused, never read."""
-    what = str(path)
+def check_array_bytes(data: bytes, what: str, error: type[StylevjError] = KeyframeError) -> None:
+    """Before any array in `data` is unpacked: an .npy (and each .npy inside an .npz or zip)
+    must declare plain numbers that fit the bytes it has, and a zip may unpack to at most
+    MAX_FILE_BYTES. Keyframe and direction files share this check (one line in `error`)."""
     try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise KeyframeError(f"{what}: no such file") from None
-    except OSError as exc:
-        raise KeyframeError(f"{what}: cannot be read ({exc.strerror})") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise KeyframeError(f"{what}: is a folder, not a {kind}")
-    if not stat.S_ISREG(info.st_mode):
-        raise KeyframeError(f"{what}: is not a regular file (a pipe or a device?), refused")
-    if info.st_size > limit:
-        raise KeyframeError(f"{what}: {info.st_size} bytes is too large for a {kind} (at most {limit})")
-    try:
-        with open(path, "rb") as f:
-            return f.read(limit + 1)[:limit]
-    except OSError as exc:
-        raise KeyframeError(f"{what}: cannot be read ({exc.strerror})") from None
+        if data.startswith(b"\x93NUMPY"):
+            _check_npy_header(io.BytesIO(data), len(data), what, error)
+        elif data.startswith(b"PK\x03\x04"):
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                unpacked = sum(info.file_size for info in zf.infolist())
+                if unpacked > MAX_FILE_BYTES:
+                    raise error(f"{what}: unpacks to {unpacked} bytes (at most {MAX_FILE_BYTES})")
+                for info in zf.infolist():
+                    if info.filename.endswith(".npy"):
+                        with zf.open(info) as member:
+                            _check_npy_header(member, info.file_size, what, error)
+    except StylevjError:
+        raise
+    except (ValueError, OSError, RuntimeError, zipfile.BadZipFile, KeyError, EOFError, SyntaxError, TypeError,
+            MemoryError, RecursionError) as exc:
+        raise error(f"{what}: unreadable array file ({(str(exc) or type(exc).__name__).splitlines()[0][:160]})") from None
 
 
-def _check_npy_header(stream, available: int, what: str) -> None:
-    """The array an .npy header declares must fit in the bytes that follow it (no 46 TiB claims)."""
+def _check_npy_header(stream, available: int, what: str, error: type[StylevjError]) -> None:
+    """The array an .npy header declares must be numbers and fit in the bytes that follow it
+    (no 46 TiB claims, no void or object arrays)."""
     version = np.lib.format.read_magic(stream)
     shape, _, dtype = _npy_header(stream, version)
     if dtype.hasobject:
-        raise KeyframeError(f"{what}: holds Python objects, not numbers")
+        raise error(f"{what}: holds pickled Python objects, not numbers; only plain arrays are read")
+    if dtype.kind not in NUMBER_KINDS or dtype.fields is not None or dtype.subdtype is not None:
+        raise error(f"{what}: holds {dtype} values, not plain numbers")
     declared = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
     if declared > available:
-        raise KeyframeError(f"{what}: its header declares {list(shape)} {dtype} ({declared} bytes) but the file holds {available}")
+        raise error(f"{what}: its header declares {list(shape)} {dtype} ({declared} bytes) but the file holds {available}")
 
 
 def _npy_header(stream, version: tuple[int, int]):
@@ -198,12 +194,18 @@ def load_keyframe(path: str | os.PathLike, num_ws: int, w_dim: int, name: str | 
     return Keyframe(w, name or stored_name or path.stem, f"file:{path}")
 
 
-def save_keyframe(kf: Keyframe, path: str | os.PathLike) -> Path:
-    """Write kf as .safetensors (key 'w', name and source in the header), atomically."""
+def keyframe_bytes(kf: Keyframe) -> bytes:
+    """kf as .safetensors bytes (key 'w', name and source in the header); the same keyframe
+    always gives the same bytes (saves name live keyframes by their hash)."""
     from safetensors.torch import save
 
-    path = Path(path)
     meta = {KEYFRAME_META: json.dumps({"name": kf.name, "source": kf.source}, sort_keys=True)}
-    payload = save({"w": kf.w.detach().to("cpu", torch.float32).contiguous()}, metadata=meta)
+    return save({"w": kf.w.detach().to("cpu", torch.float32).contiguous()}, metadata=meta)
+
+
+def save_keyframe(kf: Keyframe, path: str | os.PathLike) -> Path:
+    """Write kf as .safetensors (key 'w', name and source in the header), atomically."""
+    path = Path(path)
+    payload = keyframe_bytes(kf)
     path.parent.mkdir(parents=True, exist_ok=True)
     return atomic_write(path, payload)

@@ -22,14 +22,31 @@ only through where "fine" ends:
 row 3 already runs at 16 px, so it is middle.) Smaller networks keep the same rule: a 32 px
 one (num_ws 8) has coarse 0-2, middle 3-7 and no fine layers. Explicit ranges are "A-B"
 (inclusive) or "A".
+
+A StyleGAN3 generator's rows mean other things: row 0 turns and shifts the Fourier input, row
+i + 1 styles synthesis layer i (NVIDIA's name `L{i}_{size}_{channels}`), the last row styles
+ToRGB. Its layers have no resolution of their own (they run on grids with margins); what sets
+the scale of what a layer draws is its cutoff frequency, so a row's scale is 2 x cutoff (the
+resolution of a StyleGAN2 layer that draws up to that frequency; the input's: 2 x its
+bandwidth). The bands are then the same in both families, split at the geometric middles
+(coarse below 11.3 px, middle below 45.3 px, fine above), which for StyleGAN2's powers of
+two is exactly 4-8 / 16-32 / 64 and up. For NVIDIA's 1024 px, 14-layer networks:
+
+    StyleGAN3 1024 px (num_ws 16)   coarse 0-3 (input, L0-L2)   middle 4-6   fine 7-15 (L6-ToRGB)
+
+`rows_of(G)` gives a generator's rows; `parse_layers(spec, rows_of(G))` names them.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 from ..errors import StylevjError
 from ..choices import NAMED_RANGES
 
-_BANDS = {"coarse": (4, 8), "middle": (16, 32), "fine": (64, 1 << 30)}
+_BANDS = {"coarse": (0, math.sqrt(8 * 16)), "middle": (math.sqrt(8 * 16), math.sqrt(32 * 64)),
+          "fine": (math.sqrt(32 * 64), math.inf)}  # [low, high) in px of scale
 
 
 class LayerRangeError(StylevjError):
@@ -71,20 +88,59 @@ def conv_rows(num_ws: int) -> tuple[int, ...]:
     return tuple(range(num_ws - 1))
 
 
-def parse_layers(spec: str, num_ws: int) -> tuple[int, ...]:
-    """W+ rows (ascending) for 'all', 'coarse', 'middle', 'fine', 'A-B' or 'A'; one-line error otherwise."""
-    _check_num_ws(num_ws)
+@dataclass(frozen=True)
+class Rows:
+    """What each W+ row of one generator styles: its scale in px (see above), the layers it
+    styles, and which rows style a modulated convolution (what SeFa reads)."""
+
+    family: str  # "StyleGAN2" or "StyleGAN3"
+    resolution: int  # the generator's output
+    scales: tuple[float, ...]
+    layers: tuple[tuple[str, ...], ...]
+    convs: tuple[int, ...]
+
+    @property
+    def num_ws(self) -> int:
+        return len(self.scales)
+
+
+def stylegan2_rows(num_ws: int) -> Rows:
+    """The rows of a StyleGAN2 generator with `num_ws` rows (the table at the top)."""
+    return Rows("StyleGAN2", resolution_of(num_ws), tuple(float(r) for r in row_resolutions(num_ws)),
+                row_layers(num_ws), conv_rows(num_ws))
+
+
+def rows_of(G) -> Rows:
+    """The rows of generator `G`: StyleGAN3 (its synthesis has a Fourier `input` and `layers`
+    with their specs) or StyleGAN2."""
+    synthesis = G.synthesis
+    if not (hasattr(synthesis, "input") and hasattr(synthesis, "layers")):
+        return stylegan2_rows(G.num_ws)
+    specs = [layer.spec for layer in synthesis.layers]
+    scales = (2 * synthesis.input.bandwidth, *(2 * s.out_cutoff for s in specs))
+    layers = (("input",), *((s.name,) for s in specs))
+    convs = tuple(i + 1 for i, s in enumerate(specs) if not s.is_torgb)
+    return Rows("StyleGAN3", G.resolution, scales, layers, convs)
+
+
+def parse_layers(spec: str, rows: Rows | int) -> tuple[int, ...]:
+    """W+ rows (ascending) for 'all', 'coarse', 'middle', 'fine', 'A-B' or 'A' of a generator's
+    `rows` (`rows_of(G)`; a number: StyleGAN2's num_ws); one-line error otherwise."""
+    if isinstance(rows, int):
+        rows = stylegan2_rows(rows)
+    num_ws = rows.num_ws
     text = str(spec).strip().lower()
     if text == "all":
         return tuple(range(num_ws))
     if text in _BANDS:
         low, high = _BANDS[text]
-        rows = tuple(k for k, r in enumerate(row_resolutions(num_ws)) if low <= r <= high)
-        if not rows:
+        chosen = tuple(k for k, r in enumerate(rows.scales) if low <= r < high)
+        if not chosen:
             raise LayerRangeError(
-                f"layers '{text}': this {resolution_of(num_ws)} px generator has no layers at {low} px and above"
+                f"layers '{text}': this {rows.resolution} px {'StyleGAN3 ' * (rows.family == 'StyleGAN3')}generator has no layers at"
+                f" {2 ** math.ceil(math.log2(low))} px and above"
             )
-        return rows
+        return chosen
     first, dash, last = text.partition("-")
     try:
         a, b = int(first), int(last if dash else first)

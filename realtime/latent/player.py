@@ -3,7 +3,9 @@
 The show loop calls `advance(dt)` with real elapsed seconds and `current()` for the W+ to
 render; nothing here reads a clock or starts a thread. Speed is in keyframes per second, or in
 W+ distance per second in constant-speed mode. A closed path loops; an open one plays back and
-forth (ping-pong), so the picture never jumps. Each pass over keyframe 0 yields a "loop" event.
+forth (ping-pong), so the picture never jumps. A frame that passes keyframe 0 yields one "loop"
+event. Every path has a defined motion: a constant-speed path of no length (its keyframes all
+one W+) holds still, and a speed converted between the two modes stays within SPEED.
 
 Live edits (add, remove, replace, move, path settings) rebuild the path and fade the difference
 out: right after an edit the picture continues from where it was, and the offset between the
@@ -19,21 +21,25 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 
-from ..checks import FLAG, CheckError, Checked, checked, choice, integer, integers, number
+from ..checks import CheckError, Checked, checked, integer, integers, number
 from ..models.generator import truncate
+from ..params import TABLE, Params, table_field
 from .controls import Controls
 from .keyframes import Keyframe
 from .paths import ArcLength, CatmullRomPath, LinearPath, Path
 
-SPLINES = ("catmull-rom", "linear")
 MAX_FADE_SECONDS = 20.0
+MIN_SPAN = 1e-6  # W+ distance: a constant-speed path shorter than this is one point, nothing to travel
+SPEED_FLOOR = 0.01  # keyframes/s: scaling the speed below this stops it (never a creeping 1e-40)
+SPEED_START = 0.05  # keyframes/s: scaling the speed up from a stop starts here
 
-# The ranges of the show's knobs, declared once: presets, commands, OSC and the page use these.
-SPEED = number(-1000, 1000)  # keyframes (or W+ distance) per second; negative plays backwards
-TRUNCATION = number(-2, 2)  # psi toward w_avg, applied after interpolation
+# The knobs' ranges live in the parameter table (realtime/params.py); these are its checks.
+SPEED = TABLE["speed"].check  # keyframes (or W+ distance) per second; negative plays backwards
+TRUNCATION = TABLE["truncation"].check  # psi toward w_avg, applied after interpolation
 POSITION = number(-1e6, 1e6)  # keyframe units
 
 
@@ -41,11 +47,16 @@ POSITION = number(-1e6, 1e6)  # keyframe units
 class PathSettings(Checked):
     """How keyframes become a path. blend: shortest fade after an edit, in seconds."""
 
-    spline: str = checked(choice(SPLINES), "catmull-rom", "path kind")
-    alpha: float = checked(number(0, 1), 0.5, "Catmull-Rom alpha: 0 uniform, 0.5 centripetal, 1 chordal")
-    closed: bool = checked(FLAG, True, "loop (true) or play back and forth (false)")
-    constant_speed: bool = checked(FLAG, False, "speed is W+ distance per second")
-    blend: float = checked(number(0, 60), 0.5, "seconds to melt into the new path after a live edit")
+    spline: str = table_field("spline")
+    alpha: float = table_field("alpha")
+    closed: bool = table_field("closed")
+    constant_speed: bool = table_field("constant_speed")
+    blend: float = table_field("blend")
+
+    @classmethod
+    def of(cls, params: Params) -> PathSettings:
+        """The path settings a `Params` holds."""
+        return cls(params.spline, params.alpha, params.closed, params.constant_speed, params.blend)
 
 
 def _ordered(layers: tuple[int, int]) -> str | None:
@@ -87,8 +98,15 @@ def _check(name: str, check, value):
         raise CheckError(f"{name} {exc}") from None
 
 
-def build_path(points: torch.Tensor, settings: PathSettings) -> Path:
-    if settings.spline == "linear":
+def build_path(points: torch.Tensor | Sequence[torch.Tensor], settings: PathSettings, previous: Path | None = None) -> Path:
+    """The path the settings ask for through `points` ([K, num_ws, w_dim] or K tensors). With
+    `previous` (the path before an edit) of the same kind, every unchanged segment is kept: an
+    edit costs the few segments around it, never all of them (`Path.edited`)."""
+    linear = settings.spline == "linear"
+    if isinstance(previous, LinearPath) if linear else (
+            isinstance(previous, CatmullRomPath) and previous.alpha == settings.alpha):
+        return previous.edited(points, closed=settings.closed)
+    if linear:
         return LinearPath(points, closed=settings.closed)
     return CatmullRomPath(points, alpha=settings.alpha, closed=settings.closed)
 
@@ -127,6 +145,7 @@ class Player:
         self.controls = controls if controls is not None else Controls()  # knobs, added after truncation
         self.settings = settings
         self.speed = _check("speed", SPEED, speed)
+        self._direction = -1.0 if self.speed < 0 else 1.0  # the way Up starts a stopped show (scale_speed)
         self.truncation = _check("truncation", TRUNCATION, truncation)
         self.mix = mix
         self.paused = False
@@ -138,6 +157,7 @@ class Player:
         self._fades: list[_Fade] = []
         rows = keyframes[0].w.shape[0] if keyframes else num_ws
         self._hold = self.w_avg.expand(rows, -1).clone()  # shown when there are no keyframes
+        self._path: Path | None = None
         self._rebuild()
         if self._path is not None:
             self._phase = self._phase_of_time(position)
@@ -202,7 +222,9 @@ class Player:
     # ---- time ----------------------------------------------------------------------------
 
     def advance(self, dt: float) -> list[str]:
-        """Move by dt seconds of wall clock; returns events ("loop" per pass over keyframe 0).
+        """Move by dt seconds of wall clock; returns events: ["loop"] when the position passed
+        keyframe 0 during dt (once, however many times: the work and the events of a frame
+        never grow with the speed or with how short the path is), else [].
 
         The controls glide too, paused or not (a knob turned during a pause still moves)."""
         self._clock += dt
@@ -216,7 +238,7 @@ class Player:
         else:
             self._phase += self.driven_speed * dt
         after = math.floor(self._phase / self._period)
-        return ["loop"] * abs(after - before)  # crossing a multiple of the period, either way
+        return ["loop"] if after != before else []  # crossed a multiple of the period, either way
 
     def play(self) -> None:
         self.paused = False
@@ -247,6 +269,24 @@ class Player:
     def set_speed(self, speed: float) -> None:
         """Keyframes per second (W+ distance/s in constant-speed mode); refused outside SPEED."""
         self.speed = _check("speed", SPEED, speed)
+        if self.speed:
+            self._direction = math.copysign(1.0, self.speed)
+
+    def scale_speed(self, factor: float) -> None:
+        """Multiply the speed (arrow keys, OSC speed/scale), kept within SPEED and with a floor:
+        slowing below SPEED_FLOOR keyframes/s stops, and speeding up from below it starts at
+        SPEED_START in the direction last played, so a held key never leaves a speed of 1e-40
+        that sixty presses cannot bring back. In constant-speed mode both are the same pace in W+."""
+        if not (math.isfinite(factor) and factor > 0):
+            raise CheckError(f"speed factor must be a positive number, got {factor}")
+        floor, magnitude = self._pace(SPEED_FLOOR), abs(self.speed)
+        if factor > 1 and magnitude < floor:
+            magnitude = self._pace(SPEED_START)
+        elif factor < 1 and magnitude * factor < floor:
+            magnitude = 0.0
+        else:
+            magnitude *= factor
+        self.set_speed(self._direction * min(magnitude, SPEED.hi))
 
     def goto(self, t: float) -> None:
         """Jump to keyframe time t, with a cross-fade of `blend` seconds (a deliberate move)."""
@@ -274,6 +314,14 @@ class Player:
         keyframe = keyframe.to(self.w_avg.device)
         self._edit(lambda kfs: kfs.insert(index, keyframe), lambda i: i + 1 if index <= i else i)
         return index
+
+    def extend(self, keyframes: list[Keyframe]) -> int:
+        """Append keyframes with one path rebuild (a burst of additions); returns the first new index."""
+        first = len(self._keyframes)
+        if keyframes:
+            added = [kf.to(self.w_avg.device) for kf in keyframes]
+            self._edit(lambda kfs: kfs.extend(added), lambda i: i)
+        return first
 
     def remove(self, index: int) -> Keyframe:
         """Remove a keyframe; leaving it, the path continues from the one before."""
@@ -367,20 +415,34 @@ class Player:
         return abs(self.speed) * float(self._path.velocity(times).flatten(1).norm(dim=1).min())
 
     def _convert_speed(self, speed: float, to_distance: bool) -> float:
-        """Keep the average pace when switching constant-speed mode on or off."""
+        """Keep the average pace when switching constant-speed mode on or off, within SPEED.
+        A path of no length (shorter than MIN_SPAN) has no pace to keep: the number stays."""
         if self._path is None or self._path.length <= 0:
             return speed
-        mean_chord = ArcLength(self._path).total / self._path.length
-        return speed * mean_chord if to_distance else speed / max(mean_chord, 1e-12)
+        total = (self._arc or ArcLength(self._path)).total  # the path keeps its segments' tables
+        if total < MIN_SPAN:
+            return speed
+        mean_chord = total / self._path.length
+        converted = speed * mean_chord if to_distance else speed / mean_chord
+        return min(max(converted, SPEED.lo), SPEED.hi)
+
+    def _pace(self, keyframes_per_second: float) -> float:
+        """A pace given in keyframes/s in the speed's current unit (W+ distance/s in constant-speed mode)."""
+        if not self.settings.constant_speed:
+            return keyframes_per_second
+        return self._convert_speed(keyframes_per_second, to_distance=True)
 
     def _rebuild(self) -> None:
         if not self._keyframes:
             self._path, self._arc, self._period = None, None, 0.0
             return
-        points = torch.stack([kf.w for kf in self._keyframes])
-        self._path = build_path(points, self.settings)
+        # Only the segments around the edit are computed again (the path keeps the rest), and
+        # the keyframes are never stacked: an edit on the render thread costs the same at 1,000.
+        self._path = build_path([kf.w for kf in self._keyframes], self.settings, self._path)
         self._arc = ArcLength(self._path) if self.settings.constant_speed else None
         span = self._arc.total if self._arc is not None else self._path.length
+        if self._arc is not None and span < MIN_SPAN:
+            span = 0.0  # one point (its keyframes all one W+): holds still, never loops 1e12 times a frame
         self._period = span if self.settings.closed else 2.0 * span
 
     def _time_of_phase(self, phase: float) -> float:

@@ -1,4 +1,4 @@
-"""StyleGAN2 generators in plain PyTorch, and safe loaders for the checkpoints users bring.
+"""StyleGAN2 and StyleGAN3 generators in plain PyTorch, and safe loaders for the checkpoints users bring.
 
     G = load_generator("path/to/network.pkl" | "model.pt" | "model.safetensors" | "demo" | "arch:ffhq-1024")
     ws = G.mapping(z, truncation_psi=0.7)      # [B, num_ws, w_dim]
@@ -13,8 +13,10 @@ from .generator import NOISE_MODES, Generator, truncate
 from .loading import load_generator, sniff_format
 from .native import save_native
 from .builtin import ARCHITECTURES
+from .sg3_config import StyleGAN3Config
+from .stylegan3 import StyleGAN3Generator
 
 __all__ = [
     "ARCHITECTURES", "NOISE_MODES", "Generator", "GeneratorConfig", "compile_synthesis", "load_generator", "save_native",
-    "sniff_format", "truncate",
+    "sniff_format", "StyleGAN3Config", "StyleGAN3Generator", "truncate",
 ]

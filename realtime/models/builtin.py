@@ -1,4 +1,5 @@
-"""Generators that need no file: the `demo` network and `arch:NAME` random-weight benchmarks.
+"""Generators that need no file: the `demo` network and `arch:NAME` random-weight benchmarks
+(StyleGAN2 config-f `ffhq-*`, StyleGAN3 `sg3t-*` / `sg3r-*`).
 
 `demo` is what every command uses by default, so a newcomer sees pictures with no download. Its
 weights are fixed by a seed and then shaped (per-layer scales chosen by eye) so that random
@@ -11,7 +12,8 @@ import torch
 
 from ..errors import CheckpointError
 from .config import GeneratorConfig
-from .convert import Converted
+from .convert import Converted, new_network
+from .sg3_config import StyleGAN3Config, channels_for
 
 DEMO_SEED = 20201
 DEMO_CONFIG = GeneratorConfig(
@@ -31,20 +33,34 @@ def _config_f(resolution: int) -> GeneratorConfig:
     )
 
 
+def _stylegan3(resolution: int, radial: bool, channel_base: int = 32768, channel_max: int = 512) -> StyleGAN3Config:
+    """NVIDIA's StyleGAN3 configs: T (3x3 convolutions) or R (1x1, radial filters, twice the widths)."""
+    scale = 2 if radial else 1
+    return StyleGAN3Config(
+        z_dim=512, w_dim=512, resolution=resolution,
+        channels=channels_for(resolution, channel_base=channel_base * scale, channel_max=channel_max * scale),
+        mapping_layers=2, conv_kernel=1 if radial else 3, use_radial_filters=radial, conv_clamp=256.0, num_fp16_res=4,
+    )
+
+
 ARCHITECTURES = {
     "ffhq-1024": lambda: _config_f(1024),
     "ffhq-512": lambda: _config_f(512),
     "ffhq-256": lambda: _config_f(256),
+    "sg3t-1024": lambda: _stylegan3(1024, radial=False),
+    "sg3r-1024": lambda: _stylegan3(1024, radial=True),
+    "sg3t-512": lambda: _stylegan3(512, radial=False),
+    "sg3r-512": lambda: _stylegan3(512, radial=True),
+    "sg3t-256": lambda: _stylegan3(256, radial=False, channel_base=16384, channel_max=256),
+    "sg3r-256": lambda: _stylegan3(256, radial=True, channel_base=16384, channel_max=256),
 }
 
 
-def random_weights(cfg: GeneratorConfig, seed: int) -> dict[str, torch.Tensor]:
+def random_weights(cfg: GeneratorConfig | StyleGAN3Config, seed: int) -> dict[str, torch.Tensor]:
     """The state of a freshly initialised network for `cfg`, from a private RNG (no global state)."""
-    from .generator import Generator
-
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return Generator(cfg).state_dict()
+        return new_network(cfg).state_dict()
 
 
 def arch_generator(name: str) -> Converted:

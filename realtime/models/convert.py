@@ -17,6 +17,8 @@ import torch
 from ..errors import CheckpointError
 from .config import GeneratorConfig
 from .generator import Generator
+from .sg3_config import StyleGAN3Config
+from .stylegan3 import StyleGAN3Generator
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +28,7 @@ W_AVG_SEED = 0
 
 @dataclass
 class Converted:
-    cfg: GeneratorConfig
+    cfg: GeneratorConfig | StyleGAN3Config
     state: dict[str, torch.Tensor]
     w_avg: torch.Tensor | None
     names: dict[str, str] = field(default_factory=dict)  # our key -> key in the user's file
@@ -42,9 +44,14 @@ def require(state: dict, key: str, origin: str) -> torch.Tensor:
     return value
 
 
-def build_generator(conv: Converted, origin: str) -> Generator:
-    """A Generator holding exactly the converted weights, or a CheckpointError; never half."""
-    G = Generator(conv.cfg)
+def new_network(cfg: GeneratorConfig | StyleGAN3Config) -> Generator | StyleGAN3Generator:
+    """An untrained network of the family `cfg` describes (StyleGAN2 or StyleGAN3)."""
+    return StyleGAN3Generator(cfg) if isinstance(cfg, StyleGAN3Config) else Generator(cfg)
+
+
+def build_generator(conv: Converted, origin: str) -> Generator | StyleGAN3Generator:
+    """A generator holding exactly the converted weights, or a CheckpointError; never half."""
+    G = new_network(conv.cfg)
     expected = G.state_dict()
     state = dict(conv.state)
     state["mapping.w_avg"] = conv.w_avg if conv.w_avg is not None else expected["mapping.w_avg"]

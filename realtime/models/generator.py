@@ -95,6 +95,7 @@ class SynthesisNetwork(nn.Module):
             in_ch = out_ch
         self.num_ws = cfg.num_ws
         self.resolutions = cfg.resolutions
+        self.bend_channels = dict(zip(cfg.resolutions, cfg.channels))  # where a Bend may act: its gains' count
         self.fp16 = False  # set by Generator.set_precision: only ever true on CUDA
         self.channels_last = False
 

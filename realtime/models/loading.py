@@ -1,20 +1,23 @@
 """`load_generator`: one entry point for every generator source.
 
 A source is a path (format recognised from the file's first bytes, never its name), an https URL
-or a published network's short name (downloaded once into the cache: `realtime/catalog.py`),
+or a published network's short name (downloaded once into the cache: `realtime/checkpoints/catalog.py`),
 `demo`, or `arch:NAME`. Whatever goes wrong is one `CheckpointError` naming the file and the reason.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 import torch
 
-from ..catalog import is_remote, resolve_checkpoint
+from ..checkpoints.catalog import is_remote, resolve_checkpoint, unusable_download
 from ..errors import CheckpointError, StylevjError
+from ..files import open_regular
 from .builtin import arch_generator, demo_generator
 from .convert import Converted, build_generator
 from .generator import Generator
@@ -28,16 +31,16 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19"  # torch.save before 1.6
 
 
-def sniff_format(path: Path) -> str:
-    """'torch', 'pickle' or 'safetensors' from the file's content; a CheckpointError otherwise."""
-    if not path.exists():
-        raise CheckpointError(f"{path}: no such file")
-    if path.is_dir():
-        raise CheckpointError(f"{path}: is a folder, not a checkpoint file")
+def sniff_format(path: Path, file: BinaryIO | None = None) -> str:
+    """'torch', 'pickle' or 'safetensors' from the file's content; a CheckpointError otherwise.
+    With `file` (open on `path`), its first bytes are read and it is left at its start."""
+    if file is None:
+        with open_checkpoint(path) as f:
+            return sniff_format(path, f)
     try:
-        with open(path, "rb") as f:
-            head = f.read(16)
-            size = path.stat().st_size
+        head = file.read(16)
+        size = os.fstat(file.fileno()).st_size
+        file.seek(0)
     except OSError as exc:
         raise CheckpointError(f"{path}: cannot be read ({exc.strerror})") from None
     if not head:
@@ -53,13 +56,22 @@ def sniff_format(path: Path) -> str:
     )
 
 
+def open_checkpoint(path: Path) -> BinaryIO:
+    """`path` open for reading if it is a regular file, judged by what was opened (`open_regular`):
+    a FIFO, a device or a folder is one line, never a blocked open, even swapped in after a look."""
+    return open_regular(path, "checkpoint file", CheckpointError)
+
+
 def read_checkpoint(path: Path) -> Converted:
-    kind = sniff_format(path)
-    if kind == "safetensors":
-        return load_native(path)
-    if kind == "pickle":
-        return convert_nvidia(load_pickle(path), str(path))
-    ckpt = load_torch_file(path)
+    """The generator in a checkpoint file: opened once, and that open file is sniffed and parsed
+    (never opened again by name, never read whole into memory first)."""
+    with open_checkpoint(path) as file:
+        kind = sniff_format(path, file)
+        if kind == "safetensors":
+            return load_native(path, file)
+        if kind == "pickle":
+            return convert_nvidia(load_pickle(path, file), str(path))
+        ckpt = load_torch_file(path, file)
     if not is_rosinality(ckpt):
         keys = ", ".join(list(ckpt)[:5]) if isinstance(ckpt, dict) else type(ckpt).__name__
         raise CheckpointError(f"{path}: a PyTorch file, but not a rosinality StyleGAN2 checkpoint (holds: {keys})")
@@ -82,7 +94,12 @@ def load_generator(
         conv, origin = arch_generator(text[5:]), text
     else:  # a file, or a URL / published name fetched into the cache (its name stays the origin)
         path = resolve_checkpoint(source)
-        conv, origin = read_checkpoint(path), text if is_remote(text) else str(path)
+        downloaded = is_remote(text) and path != Path(text).expanduser()
+        try:
+            conv = read_checkpoint(path)
+        except CheckpointError as exc:  # a cached download that does not load: say which file to delete
+            raise (unusable_download(text, path, exc) if downloaded else exc) from None
+        origin = text if is_remote(text) else str(path)
     G = build_generator(conv, origin)
     try:
         G = G.to(device)

@@ -1,4 +1,4 @@
-"""NVIDIA network pickles (stylegan2-ada-pytorch, and stylegan3's StyleGAN2 networks), read safely.
+"""NVIDIA network pickles (stylegan2-ada-pytorch, and stylegan3's networks of both kinds), read safely.
 
 NVIDIA's training loop pickles whole networks as "persistent objects": each carries its class
 name, init kwargs, module state and the Python source of its module. Unpickling one the usual
@@ -15,6 +15,7 @@ import pickle
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -23,6 +24,7 @@ from ..errors import CheckpointError
 from .config import GeneratorConfig
 from .convert import Converted, require
 from .layers import fir_filter_2d
+from .nvidia_sg3 import convert_stylegan3, is_stylegan3
 
 
 @dataclass
@@ -112,9 +114,12 @@ _PARSE_ERRORS = (
 )
 
 
-def load_pickle(path: Path) -> object:
-    """Unpickle `path` with the allow-list; any failure is one CheckpointError naming the file."""
+def load_pickle(path: Path, file: BinaryIO | None = None) -> object:
+    """Unpickle `path` (or `file`, already open on it: what was judged is what is read) with the
+    allow-list; any failure is one CheckpointError naming the file."""
     try:
+        if file is not None:
+            return SafeUnpickler(file).load()
         with open(path, "rb") as f:
             return SafeUnpickler(f).load()
     except CheckpointError as exc:
@@ -130,9 +135,8 @@ def convert_nvidia(obj: object, origin: str) -> Converted:
     G = obj.get("G_ema") or obj.get("G")
     if not isinstance(G, PersistentStub):
         raise CheckpointError(f"{origin}: no generator ('G_ema' or 'G') in the network pickle")
-    for node in G.walk():
-        if node.class_name == "SynthesisInput":
-            raise CheckpointError(f"{origin}: StyleGAN3 (alias-free) networks are not supported yet")
+    if is_stylegan3(G):
+        return convert_stylegan3(G, origin)
     mapping, synthesis = G.child("mapping"), G.child("synthesis")
     if G.class_name != "Generator" or mapping is None or synthesis is None:
         raise CheckpointError(f"{origin}: '{G.class_name}' is not a StyleGAN2 generator")

@@ -13,6 +13,7 @@ import logging
 import pickle
 import re
 from pathlib import Path
+from typing import BinaryIO
 
 import torch
 
@@ -28,11 +29,12 @@ ALLOWED_GLOBALS = [argparse.Namespace]
 MAPPING_LR = 0.01  # rosinality's lr_mlp: fixed in its training script, not stored in files
 
 
-def load_torch_file(path: Path) -> object:
-    """torch.load with weights_only=True and our allow-list; errors name the file and reason."""
+def load_torch_file(path: Path, file: BinaryIO | None = None) -> object:
+    """torch.load with weights_only=True and our allow-list, of `path` (or `file`, already open
+    on it: what was judged is what is read); errors name the file and reason."""
     try:
         with torch.serialization.safe_globals(ALLOWED_GLOBALS):
-            return torch.load(path, map_location="cpu", weights_only=True)
+            return torch.load(path if file is None else file, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         found = re.search(r"GLOBAL ([\w.]+)", str(exc))
         if found:

@@ -17,6 +17,7 @@ Instances are laid out only when the text changes; the panel keeps the buffer an
 from __future__ import annotations
 
 import importlib.util
+import io
 import logging
 import string
 from collections.abc import Iterable, Sequence
@@ -28,6 +29,7 @@ import numpy as np
 
 from ..display.shaders import ShaderLibrary
 from ..errors import StylevjError
+from ..files import read_bounded
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +79,8 @@ def find_font(path: str | Path | None = None) -> Path:
     matplotlib is located with importlib and never imported (no pyplot, no backend start-up).
     Raises `StylevjError` saying how to get a font when neither exists.
     """
-    if path is not None:
-        font = Path(path).expanduser()
-        if not font.is_file():
-            raise StylevjError(f"font {font}: no such file (give a monospace .ttf with --font or [overlay] font)")
-        return font
+    if path is not None:  # judged when read (`check_font`), by what was opened, never by a stat before
+        return Path(path).expanduser()
     spec = importlib.util.find_spec("matplotlib")
     for folder in (spec.submodule_search_locations or []) if spec else []:
         font = Path(folder) / "mpl-data" / "fonts" / "ttf" / "DejaVuSansMono.ttf"
@@ -93,14 +92,33 @@ def find_font(path: str | Path | None = None) -> Path:
     )
 
 
+MAX_FONT_BYTES = 64 * 2**20  # DejaVu Sans Mono is 340 KB, the largest CJK fonts about 30 MB
+
+
+class FontError(StylevjError):
+    """A font file that cannot be used, in one line."""
+
+
+@lru_cache(maxsize=4)
+def _font_bytes(path: str) -> bytes:
+    """The font file's bytes, read once (at start-up, by `check_font`) through the one bounded
+    reader: a FIFO or a device named as the font is one line, never a blocked open; later
+    atlases at other sizes are made from these bytes, never from the file again."""
+    try:
+        return read_bounded(path, MAX_FONT_BYTES, "font", FontError)
+    except FontError as exc:
+        raise FontError(f"font {exc} (give a monospace .ttf with --font or [overlay] font)") from None
+
+
 @lru_cache(maxsize=8)
 def _load_font(path: str, size: int):
     from PIL import ImageFont
 
+    data = _font_bytes(path)
     try:
-        return ImageFont.truetype(path, size)
+        return ImageFont.truetype(io.BytesIO(data), size)
     except OSError as exc:
-        raise StylevjError(f"font {path}: cannot be read as a TrueType font ({exc})") from None
+        raise FontError(f"font {path}: cannot be read as a TrueType font ({exc})") from None
 
 
 def check_font(path: Path) -> None:

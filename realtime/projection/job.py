@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from .. import __version__
-from ..catalog import resolve_checkpoint
-from ..download import sha256_file
+from ..checkpoints.catalog import resolve_checkpoint
+from ..checkpoints.download import sha256_file
 from ..errors import StylevjError
 from ..files import atomic_write
 from ..images import save_png, to_rgb8

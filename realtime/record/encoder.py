@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import BinaryIO
@@ -51,7 +52,8 @@ class VideoWriter:
         in_memory = hasattr(target, "write")
         self.path = Path("<memory>") if in_memory else Path(target)
         self.fps, self.size, self.fmt = fps, size, fmt
-        self.frames = 0
+        self.frames = 0  # frames handed to the encoder
+        self.stored: int | None = None  # after close: frames really in the file on disk (`stored_frames`)
         self.failed = ""  # why a write failed; then nothing more is written or muxed
         self._container = self._stream = None
         width, height = size
@@ -108,8 +110,12 @@ class VideoWriter:
         self.frames += 1
 
     def close(self) -> None:
-        """Flush the encoder and finish the file; safe to call twice, and after a failed write."""
+        """Flush the encoder and finish the file; safe to call twice, and after a failed write.
+        Afterwards `stored` says how many frames the file really holds (a full disk may have
+        kept the encoder's buffered frames, or all of them, from it)."""
         if self._container is None:
+            if self.stored is None:
+                self.stored = self.frames if self.fmt == "png" or str(self.path) == "<memory>" else stored_frames(self.path)
             return
         container, self._container = self._container, None
         try:
@@ -118,15 +124,52 @@ class VideoWriter:
                     container.mux(packet)
         except Exception as exc:  # finishing what we can matters more than why the flush failed
             log.error("%s: flushing the encoder failed: %s", self.path, exc)
+            self.failed = self.failed or getattr(exc, "strerror", None) or str(exc)
         finally:
             try:
                 container.close()
             except Exception as exc:  # a full disk fails the trailer too; the fragments written still play
                 log.error("%s: closing the file failed: %s", self.path, exc)
+                self.failed = self.failed or getattr(exc, "strerror", None) or str(exc)
+            self.stored = self.frames if str(self.path) == "<memory>" else stored_frames(self.path)
 
     @property
     def seconds(self) -> float:
         return self.frames / self.fps
+
+    def shortfall(self) -> str:
+        """After close: "" when every frame written is in the file, else one line saying what is
+        really on disk ("x.mp4 is empty (0 bytes)", "x.mp4 holds 30 of the 41 frames")."""
+        stored = self.frames if self.stored is None else self.stored
+        if stored >= self.frames:
+            return ""
+        if stored == 0:
+            size = self.path.stat().st_size if self.path.is_file() else 0
+            return f"{self.path} is {'empty (0 bytes)' if size == 0 else f'unplayable ({size} bytes)'}: no frame reached the disk"
+        return f"{self.path} holds {stored} of the {self.frames} frames ({stored / self.fps:.2f} s)"
+
+
+def stored_frames(path: Path) -> int:
+    """Video frames a file really holds: its packets, read back from disk after it is closed
+    (what a player can find: a cut fragment or a missing header counts nothing)."""
+    try:
+        if path.stat().st_size == 0:
+            return 0
+    except OSError:
+        return 0
+    av = require_av()
+    count = 0
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return 0
+            if container.streams.video[0].frames > 0:  # a finished MOV's index: no need to read the frames
+                return container.streams.video[0].frames
+            for packet in container.demux(container.streams.video[0]):  # fragmented MP4: count the fragments
+                count += packet.size > 0
+    except (OSError, av.FFmpegError) as exc:  # a cut fragment: what came before it still plays
+        log.debug("%s: read back %d frames, then %s", path, count, exc)
+    return count
 
 
 # ---- the song beside the picture (render --audio) --------------------------------------------------
@@ -138,30 +181,43 @@ AUDIO_FRAME = 1024  # samples per encoded audio frame (AAC's frame size)
 class AudioVideoWriter(VideoWriter):
     """A VideoWriter that also muxes a soundtrack: AAC in MP4, 16-bit PCM in MOV.
 
-    audio: float32 samples [channels (1 or 2), n] at `audio_rate`. Sample k plays at
-    k / audio_rate and frame n shows n / fps, both from the file's start, so they stay in sync.
-    After each frame the sound up to that frame's end is written (interleaved, so a file cut
-    short keeps its sound); `close` writes the rest up to the video's end: a longer song is cut
-    there, a shorter one just ends. Everything else is the VideoWriter's.
+    audio: float32 samples [channels (1 or 2), n] at `audio_rate`, or an iterable of such
+    chunks (a song decoded as it is muxed: the writer pulls only what the frames written so far
+    need and holds at most one chunk plus one audio frame, so memory does not grow with the
+    song). Sample k plays at k / audio_rate and frame n shows n / fps, both from the file's
+    start, so they stay in sync. After each frame the sound up to that frame's end is written
+    (interleaved, so a file cut short keeps its sound); `close` writes the rest up to the
+    video's end: a longer song is cut there (the rest is never decoded), a shorter one just
+    ends. A source that fails midway is one log line and the picture goes on, without the rest
+    of the sound. Everything else is the VideoWriter's.
     """
 
     def __init__(self, target: str | os.PathLike | BinaryIO, fps: float, size: tuple[int, int], fmt: str = "h264",
-                 quality: int = 18, speed: str = "medium", *, audio: np.ndarray, audio_rate: int) -> None:
+                 quality: int = 18, speed: str = "medium", *, audio: np.ndarray | Iterable[np.ndarray],
+                 audio_rate: int) -> None:
         if fmt not in AUDIO_CODECS:
             raise EncoderError(f"{fmt} output cannot carry sound: render to h264 (.mp4) or prores (.mov)")
-        samples = np.ascontiguousarray(np.atleast_2d(np.asarray(audio, dtype=np.float32)))
-        if samples.shape[0] not in (1, 2) or samples.shape[1] == 0:
-            raise EncoderError(f"a soundtrack must be 1 or 2 channels of samples, got shape {samples.shape}")
-        super().__init__(target, fps, size, fmt, quality, speed)
+        chunks: Iterator[np.ndarray] = iter((audio,) if isinstance(audio, np.ndarray) else audio)
+        try:
+            first = _first_chunk(chunks)
+            if first.shape[0] not in (1, 2) or first.shape[1] == 0:
+                raise EncoderError(f"a soundtrack must be 1 or 2 channels of samples, got shape {first.shape}")
+            super().__init__(target, fps, size, fmt, quality, speed)
+        except BaseException:
+            _close_source(chunks)
+            raise
         av = require_av()
-        self._layout = "mono" if samples.shape[0] == 1 else "stereo"
+        self._layout = "mono" if first.shape[0] == 1 else "stereo"
         try:
             self._audio_stream = self._container.add_stream(AUDIO_CODECS[fmt], rate=int(audio_rate), layout=self._layout)
         except (ValueError, av.FFmpegError) as exc:
+            _close_source(chunks)
             self._container.close()
             self._container = None
             raise EncoderError(f"{self.path}: cannot add a {AUDIO_CODECS[fmt]} sound stream ({exc})") from None
-        self._audio, self._audio_rate, self._audio_sent = samples, int(audio_rate), 0
+        self._audio_rate, self._audio_sent = int(audio_rate), 0
+        self._source: Iterator[np.ndarray] | None = chunks  # None once it has ended (or failed)
+        self._pending = first  # decoded, not yet written: starts at sample self._audio_sent
 
     def write(self, rgb: np.ndarray) -> None:
         super().write(rgb)
@@ -176,20 +232,65 @@ class AudioVideoWriter(VideoWriter):
                     self._container.mux(packet)
             except Exception as exc:  # the picture still gets finished
                 log.error("%s: finishing the sound failed: %s", self.path, exc)
+        if getattr(self, "_source", None) is not None:
+            _close_source(self._source)  # a song longer than the video: its file closes here
+            self._source = None
         super().close()
+
+    def _pull(self, end: int) -> None:
+        """Decode until the pending samples reach sample `end` (or the source ends)."""
+        while self._source is not None and self._audio_sent + self._pending.shape[1] < end:
+            try:
+                chunk = next(self._source, None)
+            except Exception as exc:  # a song that cannot be decoded further: the picture goes on
+                log.error("%s: the sound stops at %.2f s: %s", self.path,
+                          (self._audio_sent + self._pending.shape[1]) / self._audio_rate, exc)
+                chunk = None
+            if chunk is None:
+                _close_source(self._source)
+                self._source = None
+                break
+            chunk = _audio_chunk(chunk)
+            if chunk.shape[0] != self._pending.shape[0]:
+                chunk = np.repeat(chunk.mean(axis=0, keepdims=True), self._pending.shape[0], axis=0)
+            self._pending = np.concatenate([self._pending, chunk], axis=1)
 
     def _write_audio(self, frames: int, final: bool) -> None:
         """Encode the soundtrack up to the end of video frame `frames - 1` (all of it when final)."""
         av = require_av()
-        end = min(int(round(frames * self._audio_rate / self.fps)), self._audio.shape[1])
+        wanted = int(round(frames * self._audio_rate / self.fps))
+        self._pull(wanted)
+        end = min(wanted, self._audio_sent + self._pending.shape[1])
         try:
             while end - self._audio_sent >= AUDIO_FRAME or (final and end > self._audio_sent):
                 n = min(AUDIO_FRAME, end - self._audio_sent)
-                block = np.ascontiguousarray(self._audio[:, self._audio_sent:self._audio_sent + n])
+                block = np.ascontiguousarray(self._pending[:, :n])
                 frame = av.AudioFrame.from_ndarray(block, format="fltp", layout=self._layout)
                 frame.sample_rate, frame.pts = self._audio_rate, self._audio_sent
                 for packet in self._audio_stream.encode(frame):
                     self._container.mux(packet)
+                self._pending = self._pending[:, n:]
                 self._audio_sent += n
         except (OSError, av.FFmpegError) as exc:
             raise EncoderError(f"{self.path}: cannot write the sound ({exc})") from None
+
+
+def _audio_chunk(chunk: np.ndarray) -> np.ndarray:
+    """A chunk of sound as float32 [channels, n]."""
+    return np.atleast_2d(np.asarray(chunk, dtype=np.float32))
+
+
+def _first_chunk(chunks: Iterator[np.ndarray]) -> np.ndarray:
+    """The first chunk that holds samples (its channels set the stream's layout), or an empty one."""
+    for chunk in chunks:
+        chunk = _audio_chunk(chunk)
+        if chunk.shape[-1]:
+            return chunk
+    return np.zeros((1, 0), dtype=np.float32)
+
+
+def _close_source(chunks: Iterator[np.ndarray]) -> None:
+    """Close a generator of chunks (a decoder: this closes its file); anything else is left."""
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()

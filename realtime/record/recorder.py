@@ -104,7 +104,9 @@ class LiveRecorder:
                 log.warning("recording: encoder behind, %d frames dropped so far", self.dropped)
 
     def stop(self) -> Path | None:
-        """Finish the file (every frame captured so far is written); returns its path."""
+        """Finish the file (every frame captured so far is written); returns its path. The file is
+        read back: when it holds fewer frames than were written (a full disk), `error` says what
+        is really on disk ("x.mp4 is empty (0 bytes)") and the log says it as an error."""
         if not self.recording:
             return None
         while self._pending:
@@ -114,9 +116,14 @@ class LiveRecorder:
         self._writer.close()
         for buffer in self._buffers:
             buffer.release()
-        path, frames = self.path, self._writer.frames
+        writer, path = self._writer, self.path
         self._writer, self._buffers = None, []
-        log.info("recorded %s: %d frames (%.2f s), %d dropped", path, frames, frames / self.fps, self.dropped)
+        short = writer.shortfall()  # what is really on disk, read back after closing
+        if short:
+            self.error = f"{short}{f' ({writer.failed})' if writer.failed else ''}"
+            log.error("recording %s", self.error)
+        else:
+            log.info("recorded %s: %d frames (%.2f s), %d dropped", path, writer.stored, writer.stored / self.fps, self.dropped)
         return path
 
     def _encode(self, writer: VideoWriter, frames: queue.Queue) -> None:

@@ -21,6 +21,7 @@ import torch
 from ..display import Compositor, HeadlessSurface, HostSink
 from ..images import to_pixels
 from ..latent import Player
+from ..models.input_transform import apply_params, supported
 from ..presets import Preset, cue_timeline
 from ..progress import progress_bar
 from .encoder import VideoWriter
@@ -32,9 +33,22 @@ _DONE = object()
 
 @dataclass
 class RenderResult:
-    frames: int
+    frames: int  # frames really in the file (read back after closing it), not frames handed to the encoder
     seconds: float
     interrupted: str = ""  # why it stopped early, or ""
+    shortfall: str = ""  # what is really on disk when it is less than was written ("x.mp4 is empty (0 bytes)...")
+
+    def message(self, out: Path | str) -> str:
+        """One line for a render that did not end whole: why, and what the file really holds."""
+        why = self.interrupted or "the file is short"
+        if self.frames == 0:
+            return f"{why}; {self.shortfall or f'{out} holds no frame'}"
+        return f"{why}; {out} holds the {self.frames} frames ({self.seconds:.2f} s) that reached the disk"
+
+    @property
+    def whole(self) -> bool:
+        """Every frame asked for was rendered and is in the file."""
+        return not self.interrupted and not self.shortfall
 
 
 FrameHook = Callable[[int, Player], None]
@@ -65,6 +79,8 @@ def loop_frames(player: Player, fps: float, loops: float) -> int:
         from ..latent import ArcLength
 
         span = ArcLength(path).total * (1 if path.closed else 2)
+    if span <= 0:  # a path of no length (one keyframe, open; or constant speed over one W+) never loops
+        raise ValueError("--loops needs a path that moves: its keyframes are all one point (use --seconds)")
     return int(round(loops * span / abs(player.speed) * fps))
 
 
@@ -80,6 +96,7 @@ def render(G, player: Player, preset: Preset, writer: VideoWriter, frames: int, 
     def generate() -> None:
         try:
             with torch.inference_mode():
+                apply_params(G, supported(preset.params, G))  # StyleGAN3's input transform, as the preset sets it
                 rgba = torch.full((G.resolution, G.resolution, 4), 255, dtype=torch.uint8, device=G.device)
                 for w, position in path_times(player, preset, fps, frames, before_frame):
                     if stop.is_set():
@@ -106,6 +123,7 @@ def render(G, player: Player, preset: Preset, writer: VideoWriter, frames: int, 
     consumer = threading.Thread(target=encode, name="stylevj-render-encode", daemon=True)
     surface = HeadlessSurface(size)
     sink, compositor = HostSink(surface.ctx), Compositor(surface.ctx, fit=fit)
+    level = 0.0 if preset.params.blackout else preset.params.fader  # the stage's fader and blackout, as set
     bar = progress_bar(frames, "render", "frame")
     done, interrupted = 0, ""
     producer.start()
@@ -117,7 +135,7 @@ def render(G, player: Player, preset: Preset, writer: VideoWriter, frames: int, 
             for overlay in overlays or ():
                 if hasattr(overlay, "update"):
                     overlay.update(w, done / fps)
-            compositor.draw(surface, sink.current, overlays=overlays or ())
+            compositor.draw(surface, sink.current, overlays=(overlays or ()) if preset.params.overlay else (), level=level)
             encoded.put(surface.read_pixels()[..., :3].copy())
             done += 1
             bar.update(1)
@@ -141,7 +159,8 @@ def render(G, player: Player, preset: Preset, writer: VideoWriter, frames: int, 
         surface.close()
     if failure and not interrupted:
         interrupted = failure[0]
-    return RenderResult(writer.frames, writer.seconds, interrupted)
+    stored = writer.frames if writer.stored is None else writer.stored
+    return RenderResult(stored, stored / fps, interrupted, writer.shortfall())
 
 
 def output_path(out: str, fmt: str, force: bool) -> Path:

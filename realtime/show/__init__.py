@@ -2,7 +2,7 @@
 the generator worker, and the snapshot it publishes each frame.
 
     show = Show(player, GeneratorWorker(G), surface, Compositor(surface.ctx), sink)
-    show.submit(SetSpeed(0.5))          # from any thread; applied at the next frame boundary
+    show.submit(SetParam("speed", 0.5))          # from any thread; applied at the next frame boundary
     show.board.latest()                 # the newest ShowState
     show.run()                          # threads are started by realtime.session.ShowSession
 

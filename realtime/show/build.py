@@ -1,7 +1,7 @@
 """Presets and the running show: a preset into keyframes and a player, the live show back into a preset.
 
     player = player_from_preset(preset, G)                  # keyframes mapped/loaded for G
-    saved = capture(preset, state, path)                    # state: a ShowState or LiveShow.of(player, noise)
+    saved = capture(preset, state, path)                    # state: a ShowState or LiveShow.of(player, params)
     save_preset(saved, path)
 
 Live keyframes that exist only in memory (snapshots, projected faces added live) are written as
@@ -10,18 +10,22 @@ Live keyframes that exist only in memory (snapshots, projected faces added live)
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import StylevjError
-from ..latent import Keyframe, PathSettings, Player, StyleMix, keyframe_from_seed, load_keyframe, save_keyframe
+from ..files import atomic_write
+from ..latent import Keyframe, Player, StyleMix, keyframe_from_seed, load_keyframe
 from ..latent.controls import ControlReading, Controls, Knob
 from ..latent.direction_files import cached_directions, load_direction, load_direction_set
 from ..latent.directions import DirectionError, compute_directions, direction_offset
-from ..latent.layer_ranges import parse_layers
+from ..latent.keyframes import keyframe_bytes
+from ..latent.layer_ranges import parse_layers, rows_of
 from ..models import truncate
+from ..params import Params
 from ..presets import ControlSpec, KeyframeSpec, Preset, PresetError, relative_path
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -30,22 +34,19 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @dataclass(frozen=True)
 class LiveShow:
-    """What `capture` reads of a live show (a `ShowState` has the same fields)."""
+    """What `capture` reads of a live show (a `ShowState` has the same fields): what the
+    parameter table does not hold (keyframes, position, mix, controls) and the parameters."""
 
     keyframes: tuple[Keyframe, ...]
-    speed: float
-    truncation: float
     position: float
-    path: PathSettings
+    params: Params
     mix: StyleMix | None
-    noise: str
     controls: tuple[ControlReading, ...] = ()
 
     @classmethod
-    def of(cls, player: Player, noise: str) -> LiveShow:
-        """The player as it stands now (call on the thread that moves it)."""
-        return cls(player.keyframes, player.speed, player.truncation, player.position, player.settings, player.mix, noise,
-                   player.controls.readings())
+    def of(cls, player: Player, params: Params) -> LiveShow:
+        """The show as it stands now (call on the render thread, which moves the player)."""
+        return cls(player.keyframes, player.position, params, player.mix, player.controls.readings())
 
 
 def load_keyframes(preset: Preset, G) -> list[Keyframe]:
@@ -84,13 +85,13 @@ def make_knob(spec: ControlSpec, G, preset: Preset, found: dict | None = None) -
     found = {} if found is None else found
     low, high = spec.range
     if spec.bend is not None:
-        channels = dict(zip(G.cfg.resolutions, G.cfg.channels))
+        channels = G.synthesis.bend_channels  # resolution -> channels where a bend acts (StyleGAN2 and 3)
         if spec.resolution not in channels:
             raise DirectionError(f"bend at {spec.resolution} px: this generator's blocks are at "
                                  f"{', '.join(str(r) for r in channels)} px")
         return Knob(spec.name, low, high, spec.slew, bend=spec.bend, resolution=spec.resolution,
                     edge=spec.edge or "wrap", channels=channels[spec.resolution], source=spec)
-    rows = parse_layers(spec.layers or "all", G.num_ws)
+    rows = parse_layers(spec.layers or "all", rows_of(G))
     if spec.file is not None:
         path = preset.resolve(spec.file)
         spec = replace(spec, file=str(path.resolve()))
@@ -158,11 +159,14 @@ def keyframe_specs(keyframes: tuple[Keyframe, ...] | list[Keyframe], preset_path
     """Specs for live keyframes: seeds stay seeds, files stay files, anything else (snapshots,
     projections) is written as .safetensors into '<preset stem>.keyframes/' beside the preset.
 
-    saved: {id(keyframe.w): (keyframe.w, path)} of tensors already written, reused and updated
-    (a journal writes each live keyframe once, however often it records)."""
+    A written file is named by its content ('<name>-<sha256 prefix>.safetensors') and never
+    replaced by other content, so every earlier save of the preset (its `.bak`, an old journal)
+    still finds the keyframes it names: a backup is whole. A file already there is not written
+    again. saved: {id(keyframe.w): (keyframe.w, path)} of tensors already written, reused and
+    updated (a journal writes each live keyframe once, however often it records)."""
     folder = preset_path.parent / f"{preset_path.stem}.keyframes"
-    specs, used = [], set()
-    for n, kf in enumerate(keyframes):
+    specs = []
+    for kf in keyframes:
         seed = _SEED_SOURCE.match(kf.source)
         if seed:
             psi = float(seed.group(2)) if seed.group(2) else None
@@ -170,17 +174,17 @@ def keyframe_specs(keyframes: tuple[Keyframe, ...] | list[Keyframe], preset_path
             continue
         if kf.source.startswith("file:"):
             file = Path(kf.source[5:])
-        elif saved is not None and id(kf.w) in saved:
+        elif saved is not None and id(kf.w) in saved and saved[id(kf.w)][1].parent == folder:
             file = saved[id(kf.w)][1]
         else:
-            stem = re.sub(r"[^A-Za-z0-9_-]+", "-", kf.name).strip("-") or "keyframe"
-            file = folder / f"{n:03d}-{stem}.safetensors"
-            while file in used or (saved is not None and file.exists()):
-                file = file.with_name(file.stem + "-x.safetensors")
-            save_keyframe(kf, file)
+            payload = keyframe_bytes(kf)
+            stem = re.sub(r"[^A-Za-z0-9_-]+", "-", kf.name).strip("-")[:40] or "keyframe"
+            file = folder / f"{stem}-{hashlib.sha256(payload).hexdigest()[:16]}.safetensors"
+            if not file.is_file():  # content-addressed: one there already holds these very bytes
+                folder.mkdir(parents=True, exist_ok=True)
+                atomic_write(file, payload)
             if saved is not None:
                 saved[id(kf.w)] = (kf.w, file)
-        used.add(file)
         specs.append(KeyframeSpec(file=relative_path(file, preset_path.parent), name=kf.name))
     return tuple(specs)
 
@@ -189,10 +193,9 @@ def capture(preset: Preset, live: LiveShow | ShowState, path: str | Path, saved:
     """The preset as the live show stands now (keyframes, speed, position, look), ready to save
     at `path`; keyframes that exist only in memory are written beside it first."""
     path = Path(path).expanduser()
+    saved_preset = preset.with_params(live.params)  # every saved knob of the table, by walking it
     return replace(
-        preset, keyframes=keyframe_specs(live.keyframes, path, saved),
-        play=replace(preset.play, speed=live.speed, truncation=live.truncation, position=round(live.position, 6)),
-        path=live.path, mix=live.mix, generator=replace(preset.generator, noise=live.noise),
-        controls=control_specs(live.controls),
-        base_dir=path.resolve().parent,
+        saved_preset, keyframes=keyframe_specs(live.keyframes, path, saved),
+        play=replace(saved_preset.play, position=round(live.position, 6)), mix=live.mix,
+        controls=control_specs(live.controls), base_dir=path.resolve().parent,
     )

@@ -23,12 +23,15 @@ from ..display.frames import FrameSink, HostSink
 from ..display.surface import Surface
 from ..errors import StylevjError
 from ..images import save_png
-from ..latent import Player
+from ..latent import PathSettings, Player
+from ..models.input_transform import TRANSFORM_PARAMS, features, supported
+from ..params import TABLE, Glide, Glides, Params
 from ..latent.cues import CueTimeline
 from ..presets import Preset
-from .commands import Command, CommandQueue, Folders, LoadFailed
+from ..outputs import Outputs
+from .commands import Command, CommandError, CommandQueue, FileSaved, Folders, LoadFailed, Pending
 from .loader import Loader
-from .state import EVENTS_KEPT, AudioState, CommandCounts, Event, PanelState, ShowState, StateBoard
+from .state import EVENTS_KEPT, AudioState, CommandCounts, Event, ShowState, StateBoard
 from .thumbnail import KeyframePictures, Thumbnail, ThumbnailTap
 from .worker import Frame, GeneratorWorker
 
@@ -37,6 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
+PATH_PARAMS = frozenset(("spline", "alpha", "closed", "constant_speed", "blend"))
 MAX_COMMANDS_PER_FRAME = 64  # a burst of commands waits for later frames rather than freezing this one
 COMMAND_BUDGET_S = 0.004  # and so does the rest of a frame's commands once they took this long
 
@@ -58,7 +62,7 @@ class Show:
         self, player: Player, worker: GeneratorWorker, surface: Surface, compositor: Compositor, sink: FrameSink,
         crossfade: bool = False, folders: Folders | None = None, clock: Callable[[], float] = time.perf_counter,
         preset: Preset | None = None, recorder: LiveRecorder | None = None, overlays: list | None = None,
-        timeline: CueTimeline | None = None, queue_size: int = 1024,
+        timeline: CueTimeline | None = None, queue_size: int = 1024, outputs: Outputs | None = None,
     ) -> None:
         self.player = player
         self.worker = worker
@@ -69,9 +73,13 @@ class Show:
         self.preset = preset or Preset()
         self.folders = folders or Folders.beside(self.preset.base_dir)
         self.overlays: list = list(overlays or [])
-        self.overlay_visible = True
+        self.params = self._params_of_parts(self._playable(self.preset.params))  # every knob, one frozen value (set_params)
+        self._input = Glides(self.params, TRANSFORM_PARAMS)  # StyleGAN3's input transform, gliding
+        fader = TABLE["fader"]
+        self._fader = Glide(self.params.fader, fader.slew, fader.high - fader.low)  # the level the stage shows, gliding
         self.clock = clock
         self.recorder = recorder
+        self.outputs = outputs or Outputs()  # frame outputs (NDI): fed after drawing, started by the session
         self.timeline = timeline  # `run --cues`: the cue times set the position
         self.commands = CommandQueue(queue_size)
         self.board = StateBoard()
@@ -81,6 +89,7 @@ class Show:
         self.keyframe_pictures = KeyframePictures()  # MakeKeyframePictures: the page's strip
         self._thumbnail: Thumbnail | None = None
         self.loader = Loader(LoadFailed)  # its thread is started by the session
+        self._waiting_for_loads: deque[Pending] = deque()  # commands of senders whose file is loading, in order
         self.stats = ShowStats()
         self.shown: Frame | None = None  # the generator frame on screen now
         self.last_snapshot: Path | None = None
@@ -88,8 +97,9 @@ class Show:
         self._last_tick: float | None = None
         self._frame_arrived = 0.0
         self._frame_interval = 1 / 30
+        self._frames_sent = 0  # stats.frames_shown when the outputs last saw a refresh
         self._quit = False
-        self._snapshot_to: Path | None = None
+        self._snapshot_to: tuple[Path, Hashable | None] | None = None  # and the origin that asked
         self._events: deque[Event] = deque(maxlen=EVENTS_KEPT)
         self._event_serial = 0
         self._origin: Hashable | None = None  # of the command being applied
@@ -115,18 +125,71 @@ class Show:
     def now(self) -> float:
         return self.clock()
 
-    def load_later(self, job: Callable[[], Command], hold: bool = True) -> None:
-        """Read files off the render thread; the job's command is applied at a later frame
+    def set_params(self, params: Params, lenient: bool = False) -> None:
+        """Replace the show's parameters with `params` (render thread, at a frame boundary) and
+        hand each changed value to the part that acts on it. The player owns motion: a change of
+        path settings may convert the speed (constant speed), and the value kept is the player's.
+        A knob the generator cannot act on (translate_x on StyleGAN2) is refused with a
+        CommandError and nothing changes; `lenient` (a preset loaded whole) drops it with a warning."""
+        if not lenient:
+            has = features(self.worker.G)
+            for name in params:
+                p = TABLE[name]
+                if p.needs and p.needs not in has and params[name] != p.default:
+                    raise CommandError(f"{name} needs {p.requirement}")
+        params = self._playable(params)
+        old, self.params = self.params, params
+        changed = {name for name in params if params[name] != old[name]}
+        if not changed:
+            return
+        player = self.player
+        if "truncation" in changed:
+            player.set_truncation(params.truncation)
+        if changed & PATH_PARAMS:
+            player.set_path_settings(PathSettings.of(params))
+        if "speed" in changed:
+            player.set_speed(params.speed)
+        if player.speed != params.speed:
+            self.params = params.replace(speed=player.speed)
+        for overlay in self.overlays:
+            overlay.visible = bool(params.get(f"overlay_{overlay.name}", overlay.visible))
+            overlay.opacity = params.overlay_opacity
+
+    def _playable(self, params: Params) -> Params:
+        """`params` without the knobs this generator cannot act on (one warning names them)."""
+        return supported(params, self.worker.G)
+
+    def _params_of_parts(self, base: Params) -> Params:
+        """`base` with what the parts were built with (the player's motion, the panels shown)."""
+        p = self.player
+        panels = {f"overlay_{o.name}": bool(o.visible) for o in self.overlays if f"overlay_{o.name}" in base}
+        opacity = {"overlay_opacity": float(self.overlays[0].opacity)} if self.overlays else {}
+        return base.replace(speed=p.speed, truncation=p.truncation, spline=p.settings.spline, alpha=p.settings.alpha,
+                            closed=p.settings.closed, constant_speed=p.settings.constant_speed,
+                            blend=p.settings.blend, **panels, **opacity)
+
+    def load_later(self, job: Callable[[], Command], hold: bool = True, what: str = "a file") -> None:
+        """Read or write files off the render thread; the job's command is applied at a later frame
         boundary, before any waiting command, addressed like the command being applied.
-        `hold=False`: later commands do not wait for it (a keyframe's picture)."""
-        self.loader.load(job, self._origin, hold)
+        `hold=False`: later commands do not wait for it (a keyframe's picture, a save).
+        `what` names the job in the line its sender gets if it overruns the loader's deadline."""
+        self.loader.load(job, self._origin, hold, what)
+
+    def finish_saves(self, timeout: float = 10.0) -> bool:
+        """Wait for the files being read or written (end of a run: a last snapshot) and apply
+        their results; False if some did not finish in `timeout` seconds. Not during a show."""
+        idle = self.loader.wait_idle(timeout)
+        for command, origin in self.loader.finished():
+            self._apply(command, origin)
+        return idle
 
     def stop(self) -> None:
         self._quit = True
 
     def request_snapshot(self, path: Path | None = None) -> None:
         """Save a PNG of exactly what the next refresh draws (taken before it is presented)."""
-        self._snapshot_to = path if path is not None else self.folders.snapshots / time.strftime("stylevj-%Y%m%d-%H%M%S.png")
+        path = path if path is not None else self.folders.snapshots / time.strftime("stylevj-%Y%m%d-%H%M%S.png")
+        self._snapshot_to = (path, self._origin)
 
     @property
     def running(self) -> bool:
@@ -138,7 +201,7 @@ class Show:
         now = self.clock()
         dt = 0.0 if self._last_tick is None else now - self._last_tick
         self._last_tick = now
-        self._apply_commands()
+        self.apply_commands()
         if self.timeline is not None:
             if self._timeline_start is None:
                 self._timeline_start = now
@@ -147,24 +210,34 @@ class Show:
         else:
             for name in self.player.advance(dt):
                 self.emit(name)
-        self.worker.request(self.player.current(), self.player.position, self.player.controls.bends())
+        self.worker.request(self.player.current(), self.player.position, self.player.controls.bends(), self.params.noise,
+                            self._input.toward(self.params, dt))
         self._upload_newest(now)
         mix = 1.0
         if self.crossfade and self.sink.previous is not None:
             mix = min((now - self._frame_arrived) / max(self._frame_interval, 1e-3), 1.0)
-        overlays = self.overlays if self.overlay_visible else ()
+        overlays = self.overlays if self.params.overlay else ()
+        level = 0.0 if self.params.blackout else self._fader.toward(self.params.fader, dt)
         if self.shown is not None:  # panels showing the latent (the terminal print) get the W+ on screen
             for overlay in overlays:
                 getattr(overlay, "update", lambda w, now: None)(self.shown.w, now)
-        self.compositor.draw(self.surface, self.sink.current, self.sink.previous if self.crossfade else None, mix, overlays)
+        self.compositor.draw(self.surface, self.sink.current, self.sink.previous if self.crossfade else None, mix, overlays,
+                             level)
         if self.recorder is not None and self.recorder.recording:
             self.recorder.capture(getattr(self.surface, "framebuffer", None) or self.surface.ctx.screen, now)
+        if self.outputs:  # each output reads the stage, or gets its own canvas drawn from the same inputs
+            self.outputs.capture(getattr(self.surface, "framebuffer", None) or self.surface.ctx.screen, self.surface.size,
+                                 lambda target, clean: self.compositor.draw(
+                                     target, self.sink.current, self.sink.previous if self.crossfade else None, mix,
+                                     () if clean else overlays, level),
+                                 now, fresh=self.stats.frames_shown != self._frames_sent, level=level)
+            self._frames_sent = self.stats.frames_shown
         if self._snapshot_to is not None:
-            self._write_snapshot(self._snapshot_to)
+            self._save_snapshot(*self._snapshot_to)
             self._snapshot_to = None
         self.surface.present()
         self.stats.refreshes += 1
-        self._thumbnail = self.thumbnail_tap.ready() or self._thumbnail
+        self._thumbnail = self.thumbnail_tap.shown(level)  # the page sees the stage's level (blackout, fader)
         self._report_faults()
         self.board.publish(self._state(now))
 
@@ -181,29 +254,96 @@ class Show:
             self.emit("record/stopped", str(path or ""))
             self.emit("error", f"recording stopped: {error}")
 
-    def _apply_commands(self) -> None:
-        """Finished file loads first, then waiting commands in order, within the frame's budget;
-        while a file is loading, later commands wait for it (each sender's order holds)."""
-        for command, origin in self.loader.finished():
-            self._apply(command, origin)
+    def apply_commands(self) -> None:
+        """Refusals answered, finished file loads applied, then waiting commands in order, within
+        the frame's budget (which work counts against: a run of work-making commands of one kind
+        applies as one batch, one path rebuild); while a file is loading, later commands wait for
+        it (each sender's order holds)."""
+        for refusal in self.commands.refusals():
+            self._origin = refusal.origin
+            self.emit("error", refusal.reason + (f" ({refusal.count} refused)" if refusal.count > 1 else ""))
+        self._origin = None
+        finished = self.loader.finished()
+        while finished:
+            kind = type(finished[0][0])
+            n = 1
+            while n < min(len(finished), kind.batch) and type(finished[n][0]) is kind:
+                n += 1
+            self._apply_run([Pending(c, o) for c, o in finished[:n]])  # type: ignore[arg-type]
+            finished = finished[n:]
         deadline = time.perf_counter() + COMMAND_BUDGET_S
-        for _ in range(MAX_COMMANDS_PER_FRAME):
-            if self.loader.pending or time.perf_counter() > deadline:
+        taken = 0
+        while taken < MAX_COMMANDS_PER_FRAME:
+            if time.perf_counter() > deadline:
                 break
-            pending = self.commands.take()
+            pending, set_aside = self._next_command()
             if pending is None:
                 break
-            self._apply(pending.command, pending.origin)
+            kind = type(pending.command)
+            run = [pending]
+            if not set_aside:  # one set aside goes alone: later ones of its sender may wait there too
+                more = self.commands.take_run(kind, min(kind.batch, MAX_COMMANDS_PER_FRAME - taken) - 1)
+                run += [p for p in more if not self._wait_for_loads(p)]
+            self._apply_run(run)
+            taken += len(run)
+
+    def _next_command(self) -> tuple[Pending | None, bool]:
+        """The oldest command that may apply now, and whether it had been set aside: a sender
+        whose file is loading has its later commands set aside, in order, until the load is
+        done or abandoned (the loader's deadline); everyone else, the stage keys and state
+        requests included, goes on. At most the queue's size are set aside (then the queue
+        fills, and drops are counted)."""
+        for i, pending in enumerate(self._waiting_for_loads):
+            if not self.loader.holds(pending.origin):
+                del self._waiting_for_loads[i]
+                return pending, True
+        while len(self._waiting_for_loads) < self.commands.size:
+            pending = self.commands.take()
+            if pending is None or not self._wait_for_loads(pending):
+                return pending, False
+        return None, False
+
+    def _wait_for_loads(self, pending: Pending) -> bool:
+        """Set `pending` aside if its sender's file is loading (True), else leave it (False)."""
+        if not self.loader.holds(pending.origin):
+            return False
+        self._waiting_for_loads.append(pending)
+        return True
+
+    def _apply_run(self, run: list[Pending]) -> None:
+        """One command, or a batch of one kind through its `apply_many`, each counted and answered."""
+        kind = type(run[0].command)
+        if kind.batch <= 1:
+            for pending in run:
+                self._apply(pending.command, pending.origin)
+            return
+        try:
+            outcomes = kind.apply_many(self, [p.command for p in run])
+        except (StylevjError, ValueError, IndexError, OSError, MemoryError) as exc:
+            outcomes = [exc] * len(run)
+        for pending, outcome in zip(run, outcomes):
+            self._origin = pending.origin
+            if isinstance(outcome, Exception):
+                self._refused(pending.command, outcome)
+            else:
+                self._applied += 1
+                self._edits += pending.command.edits
+                if outcome:
+                    self.emit(*outcome)
+        self._origin = None
+
+    def _refused(self, command: Command, exc: Exception) -> None:
+        self._failed += 1
+        reason = str(exc) or type(exc).__name__
+        log.warning("%s refused: %s", type(command).__name__, reason)
+        self.emit("error", reason)
 
     def _apply(self, command: Command, origin: Hashable | None) -> None:
         self._origin = origin
         try:
             command.apply(self)
         except (StylevjError, ValueError, IndexError, OSError, MemoryError) as exc:  # a bad command never stops the show
-            self._failed += 1
-            reason = str(exc) or type(exc).__name__
-            log.warning("%s refused: %s", type(command).__name__, reason)
-            self.emit("error", reason)
+            self._refused(command, exc)
         else:
             self._applied += 1
             self._edits += command.edits
@@ -257,18 +397,17 @@ class Show:
         self._serial += 1
         p, rec, q = self.player, self.recorder, self.commands.counts
         return ShowState(
-            serial=self._serial, clock=now, edits=self._edits, position=p.position, speed=p.speed, paused=p.paused,
-            truncation=p.truncation, path=p.settings, mix=p.mix, noise=self.worker.noise_mode, keyframes=p.keyframes,
-            overlay_visible=self.overlay_visible,
-            panels=tuple(PanelState(o.name, bool(o.visible), float(o.opacity)) for o in self.overlays),
+            serial=self._serial, clock=now, edits=self._edits, position=p.position, paused=p.paused,
+            params=self.params, mix=p.mix, keyframes=p.keyframes,
             recording=str(rec.path) if rec is not None and rec.recording else None,
             record_dropped=rec.dropped if rec is not None else 0, record_error=rec.error if rec is not None else "",
             refreshes=self.stats.refreshes, frames_shown=self.stats.frames_shown,
             generator_errors=self.worker.errors, generator_error=self.worker.last_error,
-            preset=self.preset, commands=CommandCounts(self._applied, self._failed, q.coalesced, q.dropped),
+            preset=self.preset, commands=CommandCounts(self._applied, self._failed, q.coalesced, q.dropped,
+                                                                 q.refused, self.commands.work),
             drive=p.drive, audio=self.audio, controls=p.controls.readings(),
             events=tuple(self._events), thumbnail=self._thumbnail,
-            keyframe_pictures=self.keyframe_pictures.all_of(p.keyframes),
+            keyframe_pictures=self.keyframe_pictures.all_of(p.keyframes), outputs=self.outputs.reports(),
         )
 
     # ---- running ---------------------------------------------------------------------------
@@ -298,9 +437,21 @@ class Show:
             time.sleep(0.002)
         return self.shown is not None
 
-    def _write_snapshot(self, path: Path) -> None:
-        try:
-            self.last_snapshot = save_png(np.ascontiguousarray(self.surface.read_pixels()[..., :3]), path)
+    def _save_snapshot(self, path: Path, origin: Hashable | None) -> None:
+        """Read the picture now (GL lives on this thread); encode and write it off the render
+        thread (the loader's), the sender told when it is written or why not."""
+        pixels = np.ascontiguousarray(self.surface.read_pixels()[..., :3])
+
+        def job() -> Command:
+            self.last_snapshot = save_png(pixels, path)  # set once the file is whole
             log.info("snapshot %s", self.last_snapshot)
-        except StylevjError as exc:  # a full disk must not stop the show
+            return FileSaved("snapshot/saved", str(self.last_snapshot))
+
+        self._origin = origin
+        try:
+            self.load_later(job, hold=origin is not None, what=f"snapshot {path.name}")  # like a save
+        except StylevjError as exc:  # too many files on the way: the show goes on
             log.error("snapshot failed: %s", exc)
+            self.emit("error", f"snapshot {path.name}: {exc}")
+        finally:
+            self._origin = None

@@ -18,10 +18,14 @@ from typing import Hashable
 
 from ..latent import Drive, Keyframe, PathSettings, StyleMix
 from ..latent.controls import ControlReading
+from ..latent.hearing import Heard
+from ..outputs import OutputReport
+from ..params import Params
 from ..presets import Preset
 from .thumbnail import KeyframePicture, Thumbnail
 
 EVENTS_KEPT = 256
+PANELS = ("tensor", "gpu")  # the overlay's panels, each with its `overlay_<name>` parameter
 
 
 @dataclass(frozen=True)
@@ -42,37 +46,36 @@ class PanelState:
     opacity: float
 
 
+def panels_of(params: Params) -> tuple[PanelState, ...]:
+    """The overlay panels as the table's parameters set them (one opacity for all)."""
+    return tuple(PanelState(name, bool(params[f"overlay_{name}"]), params.overlay_opacity) for name in PANELS)
+
+
 @dataclass(frozen=True)
 class CommandCounts:
     """Commands the show took: applied, failed when applied, coalesced (a newer value of the
-    same parameter in the same frame), dropped (the queue was full)."""
+    same parameter in the same frame), dropped (the queue was full), refused (too much work was
+    waiting: each sender is told "busy"), and the keyframe edits waiting now (`work`)."""
 
     applied: int = 0
     failed: int = 0
     coalesced: int = 0
     dropped: int = 0
+    refused: int = 0
+    work: int = 0
 
 
 @dataclass(frozen=True)
 class AudioState:
     """What the audio adapter last told the show (`SetAudioSource`, `AudioHeard`): where the sound
-    comes from, why there is none, and the features it heard (normalised 0..1)."""
+    comes from, why there is none, and what it heard (`Heard`: its fields are the state's)."""
 
     source: str = ""  # "file song.wav", "input Scarlett 2i2", or "" when the show has no audio
     problem: str = ""  # why the show runs without audio now (a vanished device, a silent file), or ""
-    level: float = 0.0
-    onset: float = 0.0
-    low: float = 0.0
-    mid: float = 0.0
-    high: float = 0.0
-    bpm: float = 0.0  # 0 while the tempo is unknown
-    beat_phase: float = 0.0
-    beat: int = 0  # whole beats counted
+    heard: Heard = Heard()
 
     def to_json(self) -> dict:
-        return {"source": self.source, "problem": self.problem, "level": self.level, "onset": self.onset,
-                "low": self.low, "mid": self.mid, "high": self.high, "bpm": self.bpm, "beat_phase": self.beat_phase,
-                "beat": self.beat}
+        return {"source": self.source, "problem": self.problem, **self.heard.to_json()}
 
 
 @dataclass(frozen=True)
@@ -83,15 +86,10 @@ class ShowState:
     clock: float  # the show's clock (seconds) at this refresh
     edits: int  # changes applied so far: the journal writes when this grows
     position: float
-    speed: float
     paused: bool
-    truncation: float
-    path: PathSettings
+    params: Params  # every knob of the parameter table (realtime/params.py), as set
     mix: StyleMix | None
-    noise: str
     keyframes: tuple[Keyframe, ...]
-    overlay_visible: bool
-    panels: tuple[PanelState, ...]
     recording: str | None  # the file being recorded, or None
     record_dropped: int
     record_error: str
@@ -107,6 +105,32 @@ class ShowState:
     events: tuple[Event, ...] = field(default=(), repr=False)
     thumbnail: Thumbnail | None = field(default=None, repr=False)  # while SetThumbnails is on (the page)
     keyframe_pictures: tuple[KeyframePicture | None, ...] = field(default=(), repr=False)  # beside `keyframes` (MakeKeyframePictures)
+    outputs: tuple[OutputReport, ...] = ()  # the frame outputs (NDI): name as sent, size, frames/s, receivers, drops
+
+    # Views of `params` under the names the journal, captures and older readers use.
+    @property
+    def speed(self) -> float:
+        return self.params.speed
+
+    @property
+    def truncation(self) -> float:
+        return self.params.truncation
+
+    @property
+    def path(self) -> PathSettings:
+        return PathSettings.of(self.params)
+
+    @property
+    def noise(self) -> str:
+        return self.params.noise
+
+    @property
+    def overlay_visible(self) -> bool:
+        return self.params.overlay
+
+    @property
+    def panels(self) -> tuple[PanelState, ...]:
+        return panels_of(self.params)
 
     def events_after(self, serial: int) -> list[Event]:
         """The events newer than `serial` (what a reader has not seen yet)."""
@@ -115,6 +139,8 @@ class ShowState:
     def to_json(self) -> dict:
         """The state as plain JSON data (what `/stylevj/state` answers)."""
         return {
+            "serial": self.serial,  # one more per refresh: a reader can tell a fresh answer from an old one
+            "params": self.params.to_json(),
             "position": self.position, "speed": self.speed, "paused": self.paused, "truncation": self.truncation,
             "spline": self.path.spline, "alpha": self.path.alpha, "closed": self.path.closed,
             "constant_speed": self.path.constant_speed, "blend": self.path.blend, "noise": self.noise,
@@ -126,11 +152,13 @@ class ShowState:
             "frames": {"refreshes": self.refreshes, "shown": self.frames_shown,
                        "generator_errors": self.generator_errors, "generator_error": self.generator_error},
             "commands": {"applied": self.commands.applied, "failed": self.commands.failed,
-                         "coalesced": self.commands.coalesced, "dropped": self.commands.dropped},
+                         "coalesced": self.commands.coalesced, "dropped": self.commands.dropped,
+                         "refused": self.commands.refused, "work": self.commands.work},
             "controls": {c.name: {"kind": c.kind, "value": c.value, "current": c.current, "range": [c.low, c.high],
                                   "slew": c.slew} for c in self.controls},
             "drive": {"speed": self.drive.speed, "truncation": self.drive.truncation, "segments": self.drive.segments},
             "audio": self.audio.to_json(),
+            "outputs": [o.to_json() for o in self.outputs],
         }
 
 

@@ -7,7 +7,9 @@ on the GPU and copies the result to pinned host memory, all queued behind the ge
 finished" event: the stage never waits, and the copy is picked up on a later refresh, when its
 own event says it is done. On the CPU it only takes every n-th pixel (a copy of under twice
 the size a side); the page thread finishes the downscale. The
-`Thumbnail` rides in the next `ShowState`; the page thread resizes and encodes it (JPEG).
+`Thumbnail` rides in the next `ShowState`, scaled by the stage's output level (`shown`: a
+blackout or a fade shows on the page as on the stage); the page thread resizes and encodes it
+(JPEG).
 
 Keyframe pictures (the page's strip): the page asks with `MakeKeyframePictures`; the show hands
 each keyframe without a picture to its loader thread (`hold=False`: no command waits for it),
@@ -30,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 THUMBNAIL_HZ = 4.0
+LEVEL_STEPS = 32  # the page's picture follows the stage's level in steps of 1/32
 THUMBNAIL_SIZE = 192  # pixels on the long side, at most
 KEYFRAME_PICTURE_SIZE = 96  # a keyframe's picture in the strip, pixels on the long side
 KEYFRAME_JOBS = 1  # keyframe pictures on the loader's queue at once: a file load waits for one at most
@@ -75,6 +78,10 @@ class ThumbnailTap:
         self.cost_ms = 0.0  # render-thread time spent in `take`, all told (`stylevj bench` reports it)
         self._last = -float("inf")
         self._pending: tuple[torch.Tensor | np.ndarray, torch.cuda.Event | None, int] | None = None
+        self._copy: Thumbnail | None = None  # the newest finished copy, as generated
+        self._shown: Thumbnail | None = None  # that copy at the stage's level (what `shown` gives)
+        self._shown_step = -1  # the level it was scaled to, in LEVEL_STEPS
+        self._serial = 0
 
     def due(self, now: float) -> bool:
         return self._pending is None and now - self._last >= self.period
@@ -116,6 +123,28 @@ class ThumbnailTap:
         pixels = host.numpy().copy() if isinstance(host, torch.Tensor) else host
         pixels.flags.writeable = False
         return Thumbnail(self.taken, number, pixels)
+
+    def shown(self, level: float) -> Thumbnail | None:
+        """The newest thumbnail as the stage shows it: its pixels times the stage's output level
+        (0 in a blackout, the fader's glide), so the page never shows a picture the audience
+        doesn't. A new one (a new serial) when a copy finishes or the level has moved by a step
+        (1/LEVEL_STEPS: a fade re-scales the small copy at most that many times, full level
+        costs nothing); the same one otherwise. Render thread; never waits."""
+        copy = self.ready()
+        if copy is not None:
+            self._copy = copy
+        step = round(min(max(level, 0.0), 1.0) * LEVEL_STEPS)
+        if self._copy is None or (copy is None and step == self._shown_step):
+            return self._shown
+        pixels = self._copy.pixels
+        if step < LEVEL_STEPS:
+            started = time.perf_counter()
+            pixels = (pixels * (step / LEVEL_STEPS)).astype(np.uint8) if step else np.zeros_like(pixels)
+            pixels.flags.writeable = False
+            self.cost_ms += (time.perf_counter() - started) * 1000
+        self._serial += 1
+        self._shown, self._shown_step = Thumbnail(self._serial, self._copy.frame, pixels), step
+        return self._shown
 
 
 # ---- keyframe pictures (the page's strip) ---------------------------------------------------------

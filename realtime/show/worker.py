@@ -12,6 +12,11 @@ replayed per unbent frame; a capture that fails is one log line and eager synthe
 fp16 output that is not finite switches the generator to fp32 (one log line) and the frame is
 rendered again.
 
+A StyleGAN3 network's input transform (translate x, y and rotate) travels with each request too:
+the worker copies it into `G.synthesis.input.transform` on its own lane just before the frame,
+in place, so a captured graph or compiled synthesis replays with the new values (as NVIDIA's
+visualizer sets the buffer before each frame).
+
 A generator error (CUDA out of memory, a bad value) is logged once per distinct message and
 counted; the frame is skipped, the last good frame stays on screen, and the next request is
 tried after a short pause.
@@ -30,6 +35,7 @@ import torch
 
 from ..images import to_pixels
 from ..models.bending import Bend
+from ..models.input_transform import has_input_transform, set_input_transform
 from .graphs import CapturedFrame, capture_frame, sanity
 
 log = logging.getLogger(__name__)
@@ -108,6 +114,7 @@ class CudaLane(Lane):
 
 
 Capture = Callable[..., CapturedFrame]  # capture_frame's signature: (G, noise_mode, w_in) on the current lane
+Transform = tuple[float, float, float]  # StyleGAN3's input: translate_x, translate_y (picture widths), rotate (degrees)
 
 
 class GeneratorWorker:
@@ -124,7 +131,8 @@ class GeneratorWorker:
                  lane: Lane | None = None, capture: Capture | None = None,
                  compiled: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         self.G = G
-        self.noise_mode = noise_mode
+        self.noise_mode = noise_mode  # the start value; each request carries its own (see `request`)
+        self._noise = noise_mode  # the noise of the frame being made: written and read by the worker thread only
         self.compiled = compiled
         self._compiled_noise = noise_mode
         self.lane = lane if lane is not None else CudaLane(G.device) if G.device.type == "cuda" else Lane()
@@ -138,7 +146,9 @@ class GeneratorWorker:
         self._busy: set[int] = set()
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
-        self._request: tuple[torch.Tensor, float, torch.cuda.Event | None, tuple[Bend, ...] | None] | None = None
+        self._request: tuple[torch.Tensor, float, torch.cuda.Event | None, tuple[Bend, ...] | None, str,
+                             Transform | None] | None = None
+        self._transform: Transform | None = None  # the input transform in G's buffer now (worker thread only)
         self._latest: Frame | None = None
         self._stop = False
         self._thread: threading.Thread | None = None
@@ -167,12 +177,16 @@ class GeneratorWorker:
         if self._thread is not None:
             self._thread.join(timeout=10)
 
-    def request(self, w: torch.Tensor, path_time: float, bend: tuple[Bend, ...] | None = None) -> None:
+    def request(self, w: torch.Tensor, path_time: float, bend: tuple[Bend, ...] | None = None,
+                noise: str | None = None, transform: Transform | None = None) -> None:
         """Ask for W+ [num_ws, w_dim] (at this path time), bent by `bend` (frozen values, None: no
-        bending); replaces any request not yet started."""
+        bending), with the noise mode `noise` (the show's `params.noise`; None: the start value)
+        and, on a StyleGAN3 network, the input `transform` (None: leave the buffer as it is);
+        replaces any request not yet started. Everything the frame needs travels with the request,
+        so no field is written by one thread while the other reads it."""
         ready = self.lane.caller_mark()  # w was computed on the display's stream: the worker waits for it
         with self._lock:
-            self._request = (w.detach(), path_time, ready, bend)
+            self._request = (w.detach(), path_time, ready, bend, noise or self.noise_mode, transform)
             self._wake.notify()
 
     def latest(self) -> Frame | None:
@@ -200,11 +214,11 @@ class GeneratorWorker:
                     self._wake.wait()
                 if self._stop:
                     return
-                w, path_time, ready, bend = self._request
+                w, path_time, ready, bend, self._noise, transform = self._request
                 self._request = None
                 slot = self._free_slot()
             try:
-                frame = self._render(w, path_time, ready, slot, bend)
+                frame = self._render(w, path_time, ready, slot, bend, transform)
             except Exception as exc:  # the show must go on: any generator failure keeps the last frame
                 self._failed(exc)
                 continue
@@ -222,7 +236,7 @@ class GeneratorWorker:
 
     @torch.inference_mode()
     def _render(self, w: torch.Tensor, path_time: float, ready: torch.cuda.Event | None, slot: int,
-                bend: tuple[Bend, ...] | None = None) -> Frame:
+                bend: tuple[Bend, ...] | None = None, transform: Transform | None = None) -> Frame:
         started = time.perf_counter()
         lane = self.lane
         with lane.scope():
@@ -233,6 +247,7 @@ class GeneratorWorker:
             consumed = self._consumed[slot]
             if consumed is not None:
                 lane.wait(consumed)  # the display's last copy out of this slot
+            self._set_transform(transform)
             event, finite, varied = self._generate(slot, bend)
             if not finite and self._fp32_instead():
                 event, finite, varied = self._generate(slot, bend)
@@ -268,23 +283,30 @@ class GeneratorWorker:
                 log.warning("compiled synthesis failed (%s): eager synthesis from now on", _describe(exc))
                 self.compiled, self._graph = None, None
         bending = {} if bend is None else {"bend": bend}  # unbent: the synthesis call as it always was
-        return self.G.synthesis(self._w_in, noise_mode=self.noise_mode, **bending)
+        return self.G.synthesis(self._w_in, noise_mode=self._noise, **bending)
+
+    def _set_transform(self, transform: Transform | None) -> None:
+        """Copy the input transform into G's buffer (on this lane, before the frame) when it changed."""
+        if transform is None or transform == self._transform or not has_input_transform(self.G):
+            return
+        set_input_transform(self.G, *transform)
+        self._transform = transform
 
     def _compiled_now(self) -> Callable[[torch.Tensor], torch.Tensor] | None:
         """The compiled synthesis if it draws the current noise mode (it was compiled for one)."""
-        return self.compiled if self.noise_mode == self._compiled_noise else None
+        return self.compiled if self._noise == self._compiled_noise else None
 
     def _graphed(self) -> CapturedFrame | None:
         """The captured frame for this generator and noise mode (captured on first use), or None: eager."""
         if self._capture is None:
             return None
         compiled = self._compiled_now()
-        key = (id(self.G), self.noise_mode, getattr(self.G, "uses_fp16", False), compiled)
+        key = (id(self.G), self._noise, getattr(self.G, "uses_fp16", False), compiled)
         if self._graph is None or self._graph_key != key:
             self._graph = None
             try:
                 extra = {} if compiled is None else {"synthesis": compiled}
-                self._graph = self._capture(self.G, self.noise_mode, self._w_in, **extra)
+                self._graph = self._capture(self.G, self._noise, self._w_in, **extra)
             except Exception as exc:  # a graph is an optimisation: eager synthesis draws the same frame
                 log.warning("CUDA graph capture failed (%s): eager synthesis from now on", _describe(exc))
                 self._capture = None

@@ -1,12 +1,15 @@
 // The operator page: sends the show's commands over a WebSocket and shows the state it publishes.
-// Ranges and choices come from the server's "hello" (the commands' checked fields): none is
-// written here. The state arrives as the keys that changed; on (re)connect, all of it.
+// Its knobs are built from the parameter table it fetches (GET /api/params): one control per
+// entry, each sending SetParam and showing the state's params.<name>; no knob, range or unit is
+// written here. Other ranges and choices come from the server's "hello" (the commands' checked
+// fields). The state arrives as the keys that changed; on (re)connect, all of it.
 "use strict";
 
 const $ = (selector) => document.querySelector(selector);
 const token = new URLSearchParams(location.search).get("token");
 const state = {};
 let hello = null;
+let table = null;  // GET /api/params: [{name, type, min, max, default, unit, doc, choices?}, ...]
 let ws = null;
 let selected = null;  // index of the selected keyframe
 let drag = null;  // {from, card, target}
@@ -25,8 +28,14 @@ function toast(text, kind) {
   setTimeout(() => box.remove(), 6000);
 }
 
-function busy(el) { return Date.now() < (Number(el.dataset.until) || 0) || document.activeElement === el; }
-function touched(el) { el.dataset.until = Date.now() + HOLD_MS; }
+function held(el) { return Date.now() < (Number(el.dataset.until) || 0); }
+function busy(el) { return held(el) || document.activeElement === el; }  // typing in it, or just touched
+let settle = null;
+function touched(el) {  // and once the hold ends, the page shows the state again (what changed meanwhile)
+  el.dataset.until = Date.now() + HOLD_MS;
+  clearTimeout(settle);
+  settle = setTimeout(() => render(Object.keys(state)), HOLD_MS + 50);
+}
 
 // ---- connection -------------------------------------------------------------------------------
 
@@ -58,63 +67,158 @@ function showPicture(blob) {
 function arg(command, name) { return hello.commands[command].args.find((a) => a.name === name); }
 
 function build() {
-  const box = $("#sliders");
-  box.textContent = "";
-  for (const s of hello.sliders) {
-    const row = document.createElement("div");
-    row.className = "slider";
-    const label = document.createElement("label");
-    label.textContent = s.label;
-    const range = document.createElement("input");
-    range.type = "range";
-    range.dataset.slider = s.state;
-    const curved = s.curve !== 1;
-    const top = Math.max(Math.abs(s.lo), Math.abs(s.hi));
-    range.min = curved ? (s.lo < 0 ? -1 : 0) : s.lo;
-    range.max = curved ? 1 : s.hi;
-    range.step = curved ? 0.001 : (s.hi - s.lo) / 1000;
-    const number = document.createElement("input");
-    number.type = "number";
-    number.min = s.lo; number.max = s.hi; number.step = "any";
-    number.dataset.value = s.state;
-    const toValue = (t) => Math.min(s.hi, Math.max(s.lo, curved ? Math.sign(t) * Math.pow(Math.abs(t), s.curve) * top : t));
-    const toTravel = (v) => curved ? Math.sign(v) * Math.pow(Math.abs(v) / top, 1 / s.curve) : v;
-    const emit = (v) => send(s.command, { [s.field]: v });
-    range.addEventListener("input", () => {
-      touched(range);
-      const v = Number(toValue(Number(range.value)).toPrecision(4));
-      number.value = v;
-      emit(v);
-    });
-    number.addEventListener("change", () => { touched(range); range.value = toTravel(Number(number.value)); emit(Number(number.value)); });
-    row._show = (v) => {
-      if (v === null || v === undefined) return;
-      if (!busy(range)) range.value = toTravel(v);
-      if (!busy(number)) number.value = Number(v.toPrecision(4));
-    };
-    row.dataset.state = s.state;
-    row.append(label, range, number);
-    box.appendChild(row);
-  }
-  const spline = $("#spline");
-  spline.textContent = "";
-  for (const kind of arg("SetSpline", "kind").choices) spline.add(new Option(kind, kind));
-  const seed = arg("AddSeedKeyframe", "seed"), psi = arg("AddSeedKeyframe", "psi");
+  const seed = arg("AddSeedKeyframe", "seed"), psi = arg("AddSeedKeyframe", "truncation");
   Object.assign($("#seed"), { min: seed.lo, max: seed.hi });
   Object.assign($("#psi"), { min: psi.lo, max: psi.hi });
-  const overlayRow = $("#overlay-row");
-  overlayRow.querySelectorAll(".panel").forEach((el) => el.remove());
-  for (const panel of arg("SetPanel", "panel").choices) {
-    const label = document.createElement("label");
-    label.className = "panel";
-    const box = document.createElement("input");
-    box.type = "checkbox";
-    box.dataset.panel = panel;
-    box.addEventListener("change", () => { touched(box); send("SetPanel", { panel, on: box.checked }); });
-    label.append(box, " " + panel);
-    overlayRow.appendChild(label);
-  }
   render(Object.keys(state));
+}
+
+// ---- the parameter table's knobs (GET /api/params): one control per entry ------------------------
+
+// Where a knob goes is the only thing said here: the stage's own (the fader, blackout) in the bar
+// that stays on screen, every other knob in "Transport and look", in the table's order.
+const STAGE_BAR = ["fader", "blackout"];
+let tableFailures = 0;
+
+function loadTable() {
+  fetch("/api/params" + (token ? "?token=" + encodeURIComponent(token) : ""), { cache: "no-store" })
+    .then((r) => { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+    .then((answer) => { table = answer.params; buildParams(); render(Object.keys(state)); })
+    .catch((e) => {
+      if (tableFailures++ === 0) toast("cannot read the parameter table (" + e.message + "): trying again");
+      setTimeout(loadTable, 2000);
+    });
+}
+
+function paramValue(name) {  // the live value; a show that publishes no "params" yet: its older key
+  return state.params && name in state.params ? state.params[name] : state[name];
+}
+
+function setParam(name, value) { send("SetParam", { name, value }); }
+
+function buildParams() {
+  $("#params").textContent = "";
+  $("#stage-bar").textContent = "";
+  for (const p of table) {
+    const staged = STAGE_BAR.includes(p.name);
+    const el = p.type === "bool" ? (staged ? stageButton(p) : toggle(p)) : p.type === "choice" ? menu(p)
+      : p.min === null || p.max === null ? numberOnly(p) : slider(p);
+    el.dataset.param = p.name;
+    el.title = p.doc + (p.unit ? " (" + p.unit + ")" : "") + " · OSC " + p.osc;
+    (staged ? $("#stage-bar") : $("#params")).appendChild(el);
+  }
+  renderParams();
+}
+
+function renderParams() {
+  for (const el of document.querySelectorAll("[data-param]")) el._show(paramValue(el.dataset.param));
+}
+
+function nameOf(p) {  // "overlay_opacity" -> "overlay opacity", with its unit
+  const label = document.createElement("label");
+  label.textContent = p.name.replace(/_/g, " ");
+  if (p.unit) {
+    const unit = document.createElement("small");
+    unit.className = "unit";
+    unit.textContent = p.unit;
+    label.append(" ", unit);
+  }
+  return label;
+}
+
+function numberBox(p) {
+  const number = document.createElement("input");
+  Object.assign(number, { type: "number", step: p.type === "int" ? 1 : "any", inputMode: p.type === "int" ? "numeric" : "decimal" });
+  if (p.min !== null) number.min = p.min;
+  if (p.max !== null) number.max = p.max;
+  number.setAttribute("aria-label", p.name);
+  return number;
+}
+
+function shown(p, v) { return p.type === "int" ? Math.round(v) : Number(Number(v).toPrecision(4)); }
+
+// float/int -> a slider and its number box. A range around zero that spans 100 or more (speed)
+// travels as a cube: fine control near zero, the whole range still reachable.
+function slider(p) {
+  const row = document.createElement("div");
+  row.className = "slider param";
+  const lo = p.min, hi = p.max;
+  const curved = lo < 0 && hi > 0 && hi - lo >= 100;
+  const top = Math.max(Math.abs(lo), Math.abs(hi));
+  const range = document.createElement("input");
+  Object.assign(range, { type: "range", min: curved ? -1 : lo, max: curved ? 1 : hi,
+                         step: curved ? 0.001 : p.type === "int" ? 1 : (hi - lo) / 1000 });
+  range.setAttribute("aria-label", p.name);
+  const number = numberBox(p);
+  const toValue = (t) => Math.min(hi, Math.max(lo, curved ? Math.sign(t) * Math.pow(Math.abs(t), 3) * top : t));
+  const toTravel = (v) => curved ? Math.sign(v) * Math.cbrt(Math.abs(v) / top) : v;
+  range.addEventListener("input", () => {
+    touched(range);
+    const v = shown(p, toValue(Number(range.value)));
+    number.value = v;
+    setParam(p.name, v);
+  });
+  number.addEventListener("change", () => {
+    if (number.value.trim() === "") return;
+    touched(range);
+    range.value = toTravel(Number(number.value));
+    setParam(p.name, Number(number.value));
+  });
+  row._show = (v) => {
+    if (typeof v !== "number") return;
+    if (!held(range)) range.value = toTravel(v);  // a slider keeps focus after a drag: only the hold counts
+    if (!busy(number)) number.value = shown(p, v);
+  };
+  row.append(nameOf(p), range, number);
+  return row;
+}
+
+function numberOnly(p) {  // an unbounded number: no slider can span it
+  const row = document.createElement("div");
+  row.className = "slider param";
+  const number = numberBox(p);
+  number.addEventListener("change", () => { if (number.value.trim() !== "") { touched(number); setParam(p.name, Number(number.value)); } });
+  row._show = (v) => { if (typeof v === "number" && !busy(number)) number.value = shown(p, v); };
+  row.append(nameOf(p), document.createElement("span"), number);
+  return row;
+}
+
+function toggle(p) {  // bool -> a checkbox
+  const label = nameOf(p);
+  label.className = "toggle param";
+  const box = document.createElement("input");
+  box.type = "checkbox";
+  box.addEventListener("change", () => { touched(box); setParam(p.name, box.checked); });
+  label.prepend(box, " ");
+  label._show = (v) => { if (typeof v === "boolean" && !held(box)) box.checked = v; };
+  return label;
+}
+
+function menu(p) {  // choice -> a menu of the table's choices
+  const label = nameOf(p);
+  label.className = "menu param";
+  const select = document.createElement("select");
+  for (const choice of p.choices) select.add(new Option(choice, choice));
+  select.addEventListener("change", () => { touched(select); setParam(p.name, select.value); });
+  label.append(" ", select);
+  label._show = (v) => { if (v !== undefined && v !== null && !busy(select)) select.value = v; };
+  return label;
+}
+
+function stageButton(p) {  // an on/off knob of the stage bar (blackout): one big button, lit while on
+  const button = document.createElement("button");
+  button.className = "stage-toggle";
+  button.textContent = p.name.replace(/_/g, " ");
+  button.setAttribute("aria-pressed", "false");
+  const light = (on) => { button.classList.toggle("on", on); button.setAttribute("aria-pressed", String(on)); };
+  button.addEventListener("click", () => {  // says the value it wants: two pages pressing at once agree
+    const on = button.getAttribute("aria-pressed") !== "true";
+    touched(button);
+    light(on);
+    setParam(p.name, on);
+  });
+  button._show = (v) => { if (typeof v === "boolean" && !held(button)) light(v); };
+  return button;
 }
 
 // ---- the state on the page ----------------------------------------------------------------------
@@ -122,22 +226,12 @@ function build() {
 function render(keys) {
   if (!hello) return;
   const has = (k) => keys.includes(k);
-  for (const row of document.querySelectorAll(".slider")) if (has(row.dataset.state)) row._show(state[row.dataset.state]);
+  if (table && (has("params") || table.some((p) => has(p.name)))) renderParams();
   if (has("controls")) renderControls();
   if (has("audio") || has("drive")) renderMusic();
   if (has("keyframes") || has("pictures")) renderStrip();
-  if (has("position") || has("keyframes") || has("closed")) renderPosition();
+  if (has("position") || has("keyframes") || has("params") || has("closed")) renderPosition();
   if (has("paused")) $("#play").textContent = state.paused ? "Play" : "Pause";
-  if (has("spline") && !busy($("#spline"))) $("#spline").value = state.spline;
-  if (has("constant_speed") && !busy($("#constant-speed"))) $("#constant-speed").checked = state.constant_speed;
-  if (has("overlay")) {
-    if (!busy($("#overlay"))) $("#overlay").checked = state.overlay.visible;
-    for (const box of document.querySelectorAll("[data-panel]")) {
-      const p = state.overlay.panels[box.dataset.panel];
-      box.parentElement.hidden = !p;
-      if (p && !busy(box)) box.checked = p.visible;
-    }
-  }
   if (has("files")) {
     fill($("#presets"), state.files.presets, "no presets in the folder");
     fill($("#kf-files"), state.files.keyframes, "no keyframe files in the folder");
@@ -204,7 +298,7 @@ function controlRow(name, control) {
   });
   row._show = (c) => {
     if (!c) return;
-    if (!busy(range)) range.value = c.value;
+    if (!held(range)) range.value = c.value;
     if (!busy(number)) number.value = Number(c.value.toPrecision(4));
     range.title = "now " + Number(c.current.toPrecision(4));
   };
@@ -316,7 +410,7 @@ function renderPosition() {
   $("#position").textContent = typeof state.position === "number" ? "position " + state.position.toFixed(2) : "";
   if (!n) { marker.hidden = true; return; }
   marker.hidden = false;
-  let q = state.closed ? ((state.position % n) + n) % n : Math.min(Math.max(state.position, 0), n - 1);
+  let q = paramValue("closed") ? ((state.position % n) + n) % n : Math.min(Math.max(state.position, 0), n - 1);
   const i = Math.min(Math.floor(q), n - 1), f = q - i;
   const center = (k) => cards[k].offsetLeft + cards[k].offsetWidth / 2;
   const next = i + 1 < n ? center(i + 1) : center(i) + cards[i].offsetWidth;
@@ -391,18 +485,12 @@ $("#play").addEventListener("click", () => send(state.paused ? "Play" : "Pause")
 $("#add-seed").addEventListener("click", () => {
   const seed = numberOf($("#seed")), psi = numberOf($("#psi"));
   if (seed === null) { toast("give a seed"); return; }
-  send("AddSeedKeyframe", psi === null ? { seed } : { seed, psi });
+  send("AddSeedKeyframe", psi === null ? { seed } : { seed, truncation: psi });
 });
 $("#add-current").addEventListener("click", () => send("AddCurrentKeyframe"));
 $("#add-file").addEventListener("click", () => { if ($("#kf-files").value) send("AddFileKeyframe", { file: $("#kf-files").value }); });
 $("#kf-rename").addEventListener("click", () => { if (selected !== null) send("RenameKeyframe", { index: selected, name: $("#kf-name").value }); });
 $("#kf-remove").addEventListener("click", () => { if (selected !== null) send("RemoveKeyframe", { index: selected }); });
-$("#spline").addEventListener("change", (e) => { touched(e.target); send("SetSpline", { kind: e.target.value }); });
-$("#constant-speed").addEventListener("change", (e) => { touched(e.target); send("SetConstantSpeed", { on: e.target.checked }); });
-$("#overlay").addEventListener("change", (e) => {
-  touched(e.target);
-  if (state.overlay && e.target.checked !== state.overlay.visible) send("ToggleOverlay");
-});
 $("#load-preset").addEventListener("click", () => { if ($("#presets").value) send("LoadPreset", { name: $("#presets").value }); });
 $("#save-preset").addEventListener("click", () => {
   const name = $("#preset-name").value.trim();
@@ -414,3 +502,12 @@ $("#snapshot").addEventListener("click", () => send("Snapshot"));
 window.addEventListener("resize", renderPosition);
 
 connect();
+loadTable();
+
+// The sticky stage bar must never hide what the page scrolls to (a tapped or focused control).
+const keepClearOfHeader = () => {
+  document.documentElement.style.scrollPaddingTop = `${document.querySelector("header").offsetHeight + 8}px`;
+};
+window.addEventListener("resize", keepClearOfHeader);
+new ResizeObserver(keepClearOfHeader).observe(document.querySelector("header"));
+keepClearOfHeader();

@@ -4,7 +4,7 @@ One module per kind of change: `transport` (moving), `look`, `keyframes`, `prese
 (recording, snapshots, state), `controls` (directions, bending), `music`; `base` says what a
 command is, `queue` is the show's one queue.
 
-    show.submit(SetSpeed(0.5), origin=("osc", sender))      # from any thread
+    show.submit(SetParam("speed", 0.5), origin=("osc", sender))      # from any thread
     # at the next frame boundary the show calls command.apply(show)
 
 A command is a frozen dataclass whose fields carry their ranges (`realtime.checks`): it cannot
@@ -20,26 +20,27 @@ the published `ShowState`.
 
 from __future__ import annotations
 
-from .base import Command, CommandError, Folders, INDEX, NUDGE, ON, OPACITY, PANEL_NAMES, PSI, SEED, SPEED_STEP, Stage, all_commands, arguments, describe, existing_keyframe
+from .base import Command, CommandError, Folders, INDEX, NUDGE, ON, PSI, SEED, SPEED_STEP, Stage, all_commands, arguments, describe, existing_keyframe
 from .queue import CommandQueue, Pending, QueueCounts
-from .transport import Goto, GotoKeyframe, Nudge, Pause, Play, Quit, ScaleSpeed, SetSpeed, TogglePause
-from .look import MixOff, SetAlpha, SetConstantSpeed, SetMix, SetNoise, SetOverlayOpacity, SetPanel, SetSpline, SetTruncation, ToggleOverlay
+from .transport import Goto, GotoKeyframe, Nudge, Pause, Play, Quit, ScaleSpeed, TogglePause
+from .look import MixOff, SetMix, ToggleOverlay
 from .keyframes import AddCurrentKeyframe, AddFileKeyframe, AddSeedKeyframe, ClearKeyframes, InsertKeyframe, MoveKeyframe, RemoveKeyframe, RenameKeyframe, ReplaceKeyframe, ReplaceWith
-from .presets import LoadFailed, LoadPreset, PresetLoaded, SavePreset
+from .presets import FileSaved, LoadFailed, LoadPreset, PresetLoaded, SavePreset
 from .outputs import KeyframePictureMade, MakeKeyframePictures, ReportState, SetThumbnails, Snapshot, StartRecording, StopRecording, ToggleRecording
 from .controls import AddControl, InstallControl, SetControl, SetControlUnit
+from .params import SetParam, ToggleParam
 from .music import AudioHeard, BPM, LINE, SetAudioDrive, SetAudioSource, SetBpm, Tap, UNIT
 
 __all__ = [
     "AddControl", "AddCurrentKeyframe", "AddFileKeyframe", "AddSeedKeyframe", "AudioHeard", "BPM",
-    "ClearKeyframes", "Command", "CommandError", "CommandQueue", "Folders", "Goto", "GotoKeyframe", "INDEX",
+    "ClearKeyframes", "Command", "CommandError", "CommandQueue", "FileSaved", "Folders", "Goto", "GotoKeyframe", "INDEX",
     "InsertKeyframe", "InstallControl", "KeyframePictureMade", "MakeKeyframePictures",
     "LINE", "LoadFailed", "LoadPreset", "MixOff", "MoveKeyframe", "NUDGE",
-    "Nudge", "ON", "OPACITY", "PANEL_NAMES", "PSI", "Pause", "Pending", "Play", "PresetLoaded", "QueueCounts",
+    "Nudge", "ON", "PSI", "Pause", "Pending", "Play", "PresetLoaded", "QueueCounts",
     "Quit", "RemoveKeyframe", "RenameKeyframe", "ReplaceKeyframe", "ReplaceWith", "ReportState", "SEED",
-    "SPEED_STEP", "SavePreset", "ScaleSpeed", "SetAlpha", "SetAudioDrive", "SetAudioSource", "SetBpm",
-    "SetConstantSpeed", "SetControl", "SetControlUnit", "SetMix", "SetNoise", "SetOverlayOpacity", "SetPanel",
-    "SetSpeed", "SetSpline", "SetThumbnails", "SetTruncation", "Snapshot", "Stage", "StartRecording",
+    "SPEED_STEP", "SavePreset", "ScaleSpeed", "SetAudioDrive", "SetAudioSource", "SetBpm",
+    "SetControl", "SetControlUnit", "SetMix", "SetParam", "ToggleParam",
+    "SetThumbnails", "Snapshot", "Stage", "StartRecording",
     "StopRecording", "Tap", "ToggleOverlay", "TogglePause", "ToggleRecording", "UNIT", "all_commands",
     "arguments", "describe", "existing_keyframe",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Hashable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Hashable, Protocol, Sequence
 
 from ...checks import FLAG, Checked, integer, number
 from ...errors import StylevjError
@@ -17,6 +17,7 @@ from ...latent import Player
 from ...presets import Preset, default_preset_path, user_presets_dir
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ...params import Params
     from ...record.recorder import LiveRecorder
     from ..state import AudioState
     from ..thumbnail import KeyframePictures
@@ -28,10 +29,9 @@ INDEX = integer(0, 100_000)
 SEED = integer(0, 2**32 - 1)
 PSI = number(-2, 2, optional=True)
 ON = FLAG
-OPACITY = number(0, 1)
-PANEL_NAMES = ("tensor", "gpu")
 SPEED_STEP = 1.25  # arrow keys multiply or divide the speed by this
 NUDGE = 0.05  # keyframe units per arrow-key press
+MAX_KEYFRAMES = 1000  # keyframes in a show: each path rebuild and each state grow with them
 
 
 class CommandError(StylevjError):
@@ -59,17 +59,28 @@ class Folders:
         return cls(presets, Path(keyframes or presets / "keyframes").expanduser().resolve(),
                    Path(snapshots or Path(".")).expanduser().resolve(), saves)
 
-    def confine(self, name: str, kind: str, suffix: str = "") -> Path:
-        """A plain name inside the `kind` folder ('presets', 'keyframes', 'snapshots', 'saves'), or a CommandError."""
-        root = {"presets": self.presets, "keyframes": self.keyframes, "snapshots": self.snapshots,
-                "saves": self.saves}[kind]
+    def plain(self, name: str, kind: str, suffix: str = "") -> Path:
+        """`name` inside the `kind` folder ('presets', 'keyframes', 'snapshots', 'saves'), judged by
+        the name alone (no filesystem call: the render thread may refuse a bad name at once), not
+        yet resolved; a CommandError for an absolute path, `..` or an empty name."""
+        root = self._root(kind)
         candidate = Path(name if not suffix or name.endswith(suffix) else name + suffix)
         if candidate.is_absolute() or ".." in candidate.parts or not name.strip():
             raise CommandError(f"'{name}' must be a plain name inside the {kind} folder")
-        path = (root / candidate).resolve()
-        if not path.is_relative_to(root):
+        return root / candidate
+
+    def confine(self, name: str, kind: str, suffix: str = "") -> Path:
+        """A plain name inside the `kind` folder, resolved (links followed), or a CommandError.
+        Resolving asks the filesystem (a hung network folder blocks it): only on the loader's
+        thread, inside the job that uses the file, never on the render thread."""
+        path = self.plain(name, kind, suffix).resolve()
+        if not path.is_relative_to(self._root(kind)):
             raise CommandError(f"'{name}' leaves the {kind} folder")
         return path
+
+    def _root(self, kind: str) -> Path:
+        return {"presets": self.presets, "keyframes": self.keyframes, "snapshots": self.snapshots,
+                "saves": self.saves}[kind]
 
 
 class Stage(Protocol):
@@ -80,13 +91,14 @@ class Stage(Protocol):
     preset: Preset
     folders: Folders
     overlays: list
-    overlay_visible: bool
+    params: Params  # every knob of the parameter table, frozen: replaced through set_params
     recorder: LiveRecorder | None
     surface: Any
     thumbnails: bool  # publish a small copy of the frame on screen (SetThumbnails)
     keyframe_pictures: KeyframePictures  # each keyframe's small picture, made by the loader (MakeKeyframePictures)
     audio: AudioState  # what the audio adapter last reported (SetAudioSource, AudioHeard)
 
+    def set_params(self, params: Params, lenient: bool = False) -> None: ...
     def emit(self, name: str, *args: object) -> None: ...
     def load_later(self, job: Callable[[], Command], hold: bool = True) -> None: ...
     def request_snapshot(self, path: Path | None = None) -> None: ...
@@ -100,12 +112,32 @@ class Command(Checked):
 
     coalesce: ClassVar[bool] = False  # a parameter: only the newest value per key() in a frame applies
     edits: ClassVar[bool] = True  # changes what a preset saves (the journal writes it)
+    work: ClassVar[int] = 0  # keyframe edits it makes (map a seed, rebuild the path): bounded while waiting
+    batch: ClassVar[int] = 1  # how many in a row `apply_many` takes at once (one path rebuild for all)
 
     def key(self) -> Hashable:
         return type(self).__name__
 
     def apply(self, show: Stage) -> None:
         raise NotImplementedError
+
+    @classmethod
+    def apply_many(cls, show: Stage, commands: Sequence[Command]) -> list[Exception | tuple]:
+        """Apply a run of up to `batch` commands of this class in one go (classes with batch > 1).
+        Returns, for each in order, the exception that refused it or the event (name, *args) for
+        its sender (() for none); the show counts them and addresses each to its own sender."""
+        raise NotImplementedError
+
+
+def no_room(show: Stage) -> CommandError:
+    """The one line for a keyframe that does not fit (the show holds MAX_KEYFRAMES)."""
+    return CommandError(f"the show holds {len(show.player.keyframes)} keyframes, at most {MAX_KEYFRAMES}: remove some first")
+
+
+def room_for_keyframes(show: Stage, count: int = 1) -> None:
+    """Raise a CommandError unless `count` more keyframes fit in the show (MAX_KEYFRAMES)."""
+    if len(show.player.keyframes) + count > MAX_KEYFRAMES:
+        raise no_room(show)
 
 
 def existing_keyframe(show: Stage, index: int) -> int:

@@ -1,46 +1,94 @@
 """The keyframes of the path: adding (from seeds, files, the live picture), removing, replacing,
-moving, renaming. Files are read by the show's loader, off the render thread; the loader's
-result comes back as `InsertKeyframe` / `ReplaceWith`."""
+moving, renaming. Files are found (their names resolved) and read by the show's loader, off the
+render thread; the loader's result comes back as `InsertKeyframe` / `ReplaceWith`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Sequence
+
+import torch
 
 from ...checks import OPTIONAL_TEXT, TEXT, Check, checked
 from ...errors import StylevjError
 from ...latent import Keyframe, keyframe_from_seed, load_keyframe, snapshot
-from .base import INDEX, PSI, SEED, Command, Stage, existing_keyframe
+from ...models.seeds import z_from_seed
+from .base import INDEX, MAX_KEYFRAMES, PSI, SEED, Command, Stage, existing_keyframe, no_room, room_for_keyframes
+
+SEEDS_PER_FRAME = 16  # seed keyframes mapped in one batch and added with one path rebuild per frame
+
+
+@torch.no_grad()
+def keyframes_from_seeds(G, seeds: Sequence[tuple[int, float | None]]) -> list[Keyframe]:
+    """The keyframes of (seed, psi) pairs, mapped in one batch per psi (one call, not one per seed)."""
+    out: dict[int, Keyframe] = {}
+    for psi in dict.fromkeys(psi for _, psi in seeds):
+        rows = [i for i, (_, p) in enumerate(seeds) if p == psi]
+        z = torch.cat([z_from_seed(seeds[i][0], G.z_dim, G.device) for i in rows])
+        ws = G.mapping(z, truncation_psi=1.0 if psi is None else psi).float()
+        for n, i in enumerate(rows):
+            seed = seeds[i][0]
+            out[i] = Keyframe(ws[n].clone(), f"seed {seed}", f"seed:{seed}" + (f"@{psi:g}" if psi is not None else ""))
+    return [out[i] for i in range(len(seeds))]
 
 
 @dataclass(frozen=True)
 class AddSeedKeyframe(Command):
     """append the keyframe of a seed, optionally truncated"""
 
+    work = 1
+    batch = SEEDS_PER_FRAME
+
     seed: int = checked(SEED)
-    psi: float | None = checked(PSI, None)
+    truncation: float | None = checked(PSI, None)
 
     def apply(self, show: Stage) -> None:
-        index = show.player.add(keyframe_from_seed(show.worker.G, self.seed, self.psi))
-        show.emit("keyframe/added", index)
+        (outcome,) = self.apply_many(show, [self])
+        if isinstance(outcome, Exception):
+            raise outcome
+        show.emit(*outcome)
+
+    @classmethod
+    def apply_many(cls, show: Stage, commands: Sequence[Command]) -> list[Exception | tuple]:
+        """Map the run's seeds in one batch and append them with one path rebuild; those past
+        MAX_KEYFRAMES are refused, each with one line."""
+        fits = list(commands[:max(0, MAX_KEYFRAMES - len(show.player.keyframes))])
+        outcomes: list[Exception | tuple] = []
+        if fits:
+            try:
+                keyframes = keyframes_from_seeds(show.worker.G, [(c.seed, c.truncation) for c in fits])  # type: ignore[attr-defined]
+                first = show.player.extend(keyframes)
+            except (StylevjError, ValueError, IndexError, OSError, MemoryError) as exc:
+                return [exc] * len(commands)
+            outcomes = [("keyframe/added", first + n) for n in range(len(fits))]
+        for _ in commands[len(fits):]:
+            outcomes.append(no_room(show))
+        return outcomes
 
 
 @dataclass(frozen=True)
 class AddFileKeyframe(Command):
     """append a W+ file from the keyframes folder"""
 
+    work = 1
+
     file: str = checked(TEXT)
 
     def apply(self, show: Stage) -> None:
-        path, G = show.folders.confine(self.file, "keyframes"), show.worker.G
-        show.load_later(lambda: InsertKeyframe(load_keyframe(path, G.num_ws, G.w_dim)))
+        room_for_keyframes(show)
+        folders, name, G = show.folders, self.file, show.worker.G
+        folders.plain(name, "keyframes")  # a bad name is refused at once, by the name alone
+        show.load_later(lambda: InsertKeyframe(load_keyframe(folders.confine(name, "keyframes"), G.num_ws, G.w_dim)))
 
 
 @dataclass(frozen=True)
 class AddCurrentKeyframe(Command):
     """append the live W+ as a keyframe"""
 
+    work = 1
+
     def apply(self, show: Stage) -> None:
+        room_for_keyframes(show)
         index = show.player.add(snapshot(show.player.raw(), name=f"live {len(show.player.keyframes)}"))
         show.emit("keyframe/added", index)
 
@@ -48,6 +96,8 @@ class AddCurrentKeyframe(Command):
 @dataclass(frozen=True)
 class RemoveKeyframe(Command):
     """remove keyframe i"""
+
+    work = 1
 
     index: int = checked(INDEX)
 
@@ -68,11 +118,13 @@ def _seed_or_file(value: Any) -> str | None:
 
 @dataclass(frozen=True)
 class ReplaceKeyframe(Command):
-    """replace keyframe i by a seed (and psi), a file, or (no argument) the live W+"""
+    """replace keyframe i by a seed (and its truncation), a file, or (no argument) the live W+"""
+
+    work = 1
 
     index: int = checked(INDEX)
     seed_or_file: int | str | None = checked(Check("any", optional=True, extra=_seed_or_file), None)
-    psi: float | None = checked(PSI, None)
+    truncation: float | None = checked(PSI, None)
 
     def apply(self, show: Stage) -> None:
         i = existing_keyframe(show, self.index)
@@ -80,17 +132,20 @@ class ReplaceKeyframe(Command):
         if self.seed_or_file is None:
             kf = snapshot(show.player.raw(), name=f"live {i}")
         elif isinstance(self.seed_or_file, str):
-            path = show.folders.confine(self.seed_or_file, "keyframes")
-            show.load_later(lambda: ReplaceWith(i, load_keyframe(path, G.num_ws, G.w_dim)))
+            folders, name = show.folders, self.seed_or_file
+            folders.plain(name, "keyframes")  # resolved by the loader: the filesystem is never asked here
+            show.load_later(lambda: ReplaceWith(i, load_keyframe(folders.confine(name, "keyframes"), G.num_ws, G.w_dim)))
             return
         else:
-            kf = keyframe_from_seed(G, int(self.seed_or_file), self.psi)
+            kf = keyframe_from_seed(G, int(self.seed_or_file), self.truncation)
         show.player.replace(i, kf)
 
 
 @dataclass(frozen=True)
 class MoveKeyframe(Command):
     """move keyframe i to position j"""
+
+    work = 1
 
     index: int = checked(INDEX)
     to: int = checked(INDEX)
@@ -102,6 +157,8 @@ class MoveKeyframe(Command):
 @dataclass(frozen=True)
 class RenameKeyframe(Command):
     """rename keyframe i (the name shown on the page and saved in presets)"""
+
+    work = 1  # a rename replaces the keyframe: the path is rebuilt
 
     index: int = checked(INDEX)
     name: str = checked(Check("text", max_length=80))
@@ -123,10 +180,20 @@ class ClearKeyframes(Command):
 class InsertKeyframe(Command):
     """append a keyframe read and checked by the loader (made by AddFileKeyframe, never sent)"""
 
+    batch = SEEDS_PER_FRAME  # loads finished in one frame join with one path rebuild
+
     keyframe: Keyframe
 
     def apply(self, show: Stage) -> None:
+        room_for_keyframes(show)
         show.emit("keyframe/added", show.player.add(self.keyframe))
+
+    @classmethod
+    def apply_many(cls, show: Stage, commands: Sequence[Command]) -> list[Exception | tuple]:
+        """Append the run's keyframes with one path rebuild; those past MAX_KEYFRAMES are refused."""
+        fits = list(commands[:max(0, MAX_KEYFRAMES - len(show.player.keyframes))])
+        first = show.player.extend([c.keyframe for c in fits])  # type: ignore[attr-defined]
+        return [("keyframe/added", first + n) for n in range(len(fits))] + [no_room(show) for _ in commands[len(fits):]]
 
 
 @dataclass(frozen=True)

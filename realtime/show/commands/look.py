@@ -1,69 +1,13 @@
-"""How the picture looks: truncation, the kind of path, noise, style mixing, the overlay panels."""
+"""How the picture looks beyond the table's knobs (`SetParam`): style mixing, the overlay toggle."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Hashable
 
-from ...checks import checked, choice, integer, number
-from ...latent import SPLINES, TRUNCATION, StyleMix
-from ...models import NOISE_MODES
-from .base import INDEX, ON, OPACITY, PANEL_NAMES, Command, CommandError, Stage, existing_keyframe
-
-
-@dataclass(frozen=True)
-class SetTruncation(Command):
-    """truncation toward w_avg, after interpolation"""
-
-    coalesce = True
-    psi: float = checked(TRUNCATION)
-
-    def apply(self, show: Stage) -> None:
-        show.player.set_truncation(self.psi)
-
-
-@dataclass(frozen=True)
-class SetSpline(Command):
-    """path kind"""
-
-    coalesce = True
-    kind: str = checked(choice(SPLINES))
-
-    def apply(self, show: Stage) -> None:
-        show.player.set_path_settings(replace(show.player.settings, spline=self.kind))
-
-
-@dataclass(frozen=True)
-class SetAlpha(Command):
-    """Catmull-Rom alpha: 0 uniform, 0.5 centripetal, 1 chordal"""
-
-    coalesce = True
-    alpha: float = checked(number(0, 1))
-
-    def apply(self, show: Stage) -> None:
-        show.player.set_path_settings(replace(show.player.settings, alpha=self.alpha))
-
-
-@dataclass(frozen=True)
-class SetConstantSpeed(Command):
-    """1: speed is W+ distance per second"""
-
-    coalesce = True
-    on: bool = checked(ON)
-
-    def apply(self, show: Stage) -> None:
-        show.player.set_path_settings(replace(show.player.settings, constant_speed=self.on))
-
-
-@dataclass(frozen=True)
-class SetNoise(Command):
-    """noise inputs"""
-
-    coalesce = True
-    mode: str = checked(choice(NOISE_MODES))
-
-    def apply(self, show: Stage) -> None:
-        show.worker.noise_mode = self.mode
+from ...checks import checked, integer
+from ...latent import StyleMix
+from .base import INDEX, Command, CommandError, Stage, existing_keyframe
 
 
 @dataclass(frozen=True)
@@ -99,37 +43,8 @@ class MixOff(Command):
 
 
 @dataclass(frozen=True)
-class SetPanel(Command):
-    """show or hide an overlay panel"""
-
-    coalesce = True
-    panel: str = checked(choice(PANEL_NAMES))
-    on: bool = checked(ON)
-
-    def key(self) -> Hashable:
-        return ("panel", self.panel)
-
-    def apply(self, show: Stage) -> None:
-        for p in show.overlays:
-            if p.name == self.panel:
-                p.visible = self.on
-
-
-@dataclass(frozen=True)
-class SetOverlayOpacity(Command):
-    """overlay opacity"""
-
-    coalesce = True
-    opacity: float = checked(OPACITY)
-
-    def apply(self, show: Stage) -> None:
-        for p in show.overlays:
-            p.opacity = self.opacity
-
-
-@dataclass(frozen=True)
 class ToggleOverlay(Command):
     """hide or show all overlay panels at once"""
 
     def apply(self, show: Stage) -> None:
-        show.overlay_visible = not show.overlay_visible
+        show.set_params(show.params.replace(overlay=not show.params.overlay))

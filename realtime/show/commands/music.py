@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ...checks import Check, checked, integer, number
-from ...latent import SPEED, TRUNCATION, Drive
+from ...checks import Check, checked, number
+from ...latent import Drive
+from ...latent.hearing import UNIT, Heard  # UNIT: re-exported by .commands
 from ..state import AudioState
 from .base import Command, Stage
 
-UNIT = number(0, 1)
 BPM = number(20, 400, optional=True)
 
 
@@ -29,16 +29,10 @@ class SetAudioDrive(Command):
 
     coalesce = True
     edits = False  # the base values are what a preset saves; the drive is recomputed every frame
-    speed: float = checked(SPEED, 0.0)
-    truncation: float = checked(TRUNCATION, 0.0)
-    segments: float | None = checked(number(-1e9, 1e9, optional=True), None)
-
-    def as_drive(self) -> Drive:
-        """The player's value (an offline render sets it on its player directly)."""
-        return Drive(self.speed, self.truncation, self.segments)
+    drive: Drive = Drive()  # checked when made (Drive's own fields); Drive(): no modulation
 
     def apply(self, show: Stage) -> None:
-        show.player.set_drive(self.as_drive())
+        show.player.set_drive(self.drive)
 
 
 @dataclass(frozen=True)
@@ -47,18 +41,10 @@ class AudioHeard(Command):
 
     coalesce = True
     edits = False
-    level: float = checked(UNIT, 0.0)
-    onset: float = checked(UNIT, 0.0)
-    low: float = checked(UNIT, 0.0)
-    mid: float = checked(UNIT, 0.0)
-    high: float = checked(UNIT, 0.0)
-    bpm: float = checked(number(0, 400), 0.0)
-    beat_phase: float = checked(UNIT, 0.0)
-    beat: int = checked(integer(0, 2**31 - 1), 0)
+    heard: Heard = Heard()  # checked when made (Heard's own fields)
 
     def apply(self, show: Stage) -> None:
-        show.audio = replace(show.audio, level=self.level, onset=self.onset, low=self.low, mid=self.mid,
-                             high=self.high, bpm=self.bpm, beat_phase=self.beat_phase, beat=self.beat)
+        show.audio = replace(show.audio, heard=self.heard)
 
 
 @dataclass(frozen=True)

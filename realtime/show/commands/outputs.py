@@ -41,6 +41,8 @@ class StopRecording(Command):
     def apply(self, show: Stage) -> None:
         path = show.recorder.stop() if show.recorder is not None else None
         show.emit("record/stopped", str(path or ""))
+        if path is not None and show.recorder.error:  # the file holds less than was recorded (read back)
+            show.emit("error", f"recording: {show.recorder.error}")
 
 
 @dataclass(frozen=True)

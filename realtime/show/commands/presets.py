@@ -1,4 +1,5 @@
-"""Whole shows: loading a preset (read by the loader, off the render thread) and saving the live one."""
+"""Whole shows: loading a preset and saving the live one, both off the render thread (the loader
+reads and writes; the render thread only takes a frozen picture of the live show to save)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ...checks import TEXT, checked
+from ...checks import checked
 from ...latent.controls import Controls
-from ...presets import Preset, load_preset, save_preset
+from ...presets import PRESET_NAME, Preset, load_preset, save_preset
 from ..build import LiveShow, build_controls, capture, check_mix, load_keyframes
 from .base import Command, CommandError, Stage
 
@@ -19,20 +20,20 @@ log = logging.getLogger(__name__)
 class LoadPreset(Command):
     """load a preset from the presets folder"""
 
-    name: str = checked(TEXT)
+    name: str = checked(PRESET_NAME)
 
     def apply(self, show: Stage) -> None:
-        saved = show.folders.confine(self.name, "saves", ".toml")
-        path = saved if saved.exists() else show.folders.confine(self.name, "presets", ".toml")
-        G = show.worker.G
+        folders, name, G = show.folders, self.name, show.worker.G
 
-        def job() -> Command:
+        def job() -> Command:  # the loader's thread: even a stat of a hung folder never holds a frame
+            saved = folders.confine(name, "saves", ".toml")
+            path = saved if saved.exists() else folders.confine(name, "presets", ".toml")
             preset = load_preset(path)
             check_mix(preset, G.num_ws, len(preset.keyframes), str(path))
             return PresetLoaded(preset, tuple(load_keyframes(preset, G)), path,  # all or nothing
                                 build_controls(preset, G, str(path)))
 
-        show.load_later(job)
+        show.load_later(job, what=f"preset {name}")
 
 
 @dataclass(frozen=True)
@@ -50,13 +51,9 @@ class PresetLoaded(Command):
         if self.controls is not None:
             player.controls = self.controls
         player.clear()
-        for kf in keyframes:
-            player.add(kf)
-        player.set_path_settings(preset.path)
-        player.set_speed(preset.play.speed)
-        player.set_truncation(preset.play.truncation)
+        player.extend(keyframes)  # one path rebuild for all of them
         player.set_mix(preset.mix)
-        show.worker.noise_mode = preset.generator.noise
+        show.set_params(preset.params, lenient=True)  # knobs this generator lacks: one warning
         show.preset = replace(preset, generator=replace(preset.generator, source=show.preset.generator.source),
                               base_dir=show.preset.base_dir)
         log.info("loaded preset %s", path)
@@ -68,14 +65,33 @@ class SavePreset(Command):
 
     edits = False
 
-    name: str = checked(TEXT)
+    name: str = checked(PRESET_NAME)
 
     def apply(self, show: Stage) -> None:
-        path = show.folders.confine(self.name, "saves", ".toml")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_preset(capture(show.preset, LiveShow.of(show.player, show.worker.noise_mode), path), path, backup=True)
-        log.info("saved preset %s", path)
-        show.emit("preset/saved", str(path))
+        # render thread: a frozen picture of the live show (references, no copies, no files)
+        live = LiveShow.of(show.player, show.params)
+        preset, folders, name = show.preset, show.folders, self.name
+
+        def job() -> Command:  # the loader's thread: keyframe files, the backup and the preset
+            path = folders.confine(name, "saves", ".toml")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_preset(capture(preset, live, path), path, backup=True)
+            log.info("saved preset %s", path)
+            return FileSaved("preset/saved", str(path))
+
+        show.load_later(job, what=f"saving preset {name}")  # the sender's next commands (a state) see it saved
+
+
+@dataclass(frozen=True)
+class FileSaved(Command):
+    """tell the sender a file was written off the render thread (made by the loader, never sent)"""
+
+    edits = False
+    event: str
+    path: str
+
+    def apply(self, show: Stage) -> None:
+        show.emit(self.event, self.path)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...checks import checked, number
-from ...latent import POSITION, SPEED
+from ...latent import POSITION
 from .base import INDEX, Command, Stage, existing_keyframe
 
 
@@ -34,24 +34,14 @@ class TogglePause(Command):
 
 
 @dataclass(frozen=True)
-class SetSpeed(Command):
-    """keyframes per second (W+ distance/s in constant-speed mode); negative plays backwards"""
-
-    coalesce = True
-    speed: float = checked(SPEED)
-
-    def apply(self, show: Stage) -> None:
-        show.player.set_speed(self.speed)
-
-
-@dataclass(frozen=True)
 class ScaleSpeed(Command):
-    """multiply the speed (arrow keys: 1.25 and 0.8), kept within the speed range"""
+    """multiply the speed (arrow keys: 1.25, 0.8) within its range: below 0.01 keyframes/s it stops, a stop starts at 0.05"""
 
     factor: float = checked(number(0.01, 100))
 
     def apply(self, show: Stage) -> None:
-        show.player.set_speed(min(max(show.player.speed * self.factor, SPEED.lo), SPEED.hi))
+        show.player.scale_speed(self.factor)  # the floor and the range live with the player
+        show.set_params(show.params.replace(speed=show.player.speed))
 
 
 @dataclass(frozen=True)

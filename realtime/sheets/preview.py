@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 from PIL import Image, ImageDraw
 
-from .images import to_rgb8
-from .latent import Player
+from ..images import to_rgb8
+from ..latent import Player
 
 KEYFRAME_COLOUR = (255, 196, 0)
 

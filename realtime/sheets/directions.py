@@ -18,12 +18,12 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from .errors import StylevjError
-from .images import save_png, to_rgb8
-from .latent.direction_files import cached_directions, save_directions
-from .latent.directions import GANSPACE_SAMPLES, METHODS, Directions, apply_direction, spread_along
-from .latent.keyframes import keyframe_from_seed, load_keyframe
-from .latent.layer_ranges import format_rows, parse_layers
+from ..errors import StylevjError
+from ..images import save_png, to_rgb8
+from ..latent.direction_files import cached_directions, save_directions
+from ..latent.directions import GANSPACE_SAMPLES, METHODS, Directions, apply_direction, spread_along
+from ..latent.keyframes import keyframe_from_seed, load_keyframe
+from ..latent.layer_ranges import format_rows, parse_layers, rows_of
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def make_directions(
     cache_dir: None for ~/.cache/stylevj/directions. Every user error is a StylevjError line,
     raised before the generator loads where it can be.
     """
-    from .models import load_generator
+    from ..models import load_generator
 
     if method not in METHODS:
         raise StylevjError(f"direction method must be one of {', '.join(METHODS)}, not {method!r}")
@@ -103,7 +103,7 @@ def make_directions(
     out = _check_out(Path(out), "--out")
     sheet = _check_out(Path(sheet), "--sheet") if sheet is not None else None
     G = load_generator(source, device=device)
-    rows = parse_layers(layers, G.num_ws)
+    rows = parse_layers(layers, rows_of(G))
     found = cached_directions(G, method, rows, samples=samples, seed=sample_seed, cache_dir=cache_dir).top(count)
     save_directions(out, found)
     log.info("wrote %s: %d %s directions for layers %s (%s)", out, count, method, format_rows(rows), G.cfg.describe())
