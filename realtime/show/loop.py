@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Hashable
 
 import numpy as np
+import torch.utils._python_dispatch  # noqa: F401 - what torch imports on first use, imported here: the
+import torch._subclasses.schema_check_mode  # noqa: F401   render thread never reads a module file
 
 from ..display.compositor import Compositor
 from ..display.frames import FrameSink, HostSink
@@ -99,7 +101,7 @@ class Show:
         self._frame_interval = 1 / 30
         self._frames_sent = 0  # stats.frames_shown when the outputs last saw a refresh
         self._quit = False
-        self._snapshot_to: tuple[Path, Hashable | None] | None = None  # and the origin that asked
+        self._snapshot_to: tuple[Path, Hashable | None, bool] | None = None  # the origin that asked, confined
         self._events: deque[Event] = deque(maxlen=EVENTS_KEPT)
         self._event_serial = 0
         self._origin: Hashable | None = None  # of the command being applied
@@ -186,10 +188,12 @@ class Show:
     def stop(self) -> None:
         self._quit = True
 
-    def request_snapshot(self, path: Path | None = None) -> None:
-        """Save a PNG of exactly what the next refresh draws (taken before it is presented)."""
+    def request_snapshot(self, path: Path | None = None, confined: bool = False) -> None:
+        """Save a PNG of exactly what the next refresh draws (taken before it is presented).
+        `confined`: a name from a command, which must stay inside the snapshots folder once the
+        loader resolves it (links followed; never resolved here, on the render thread)."""
         path = path if path is not None else self.folders.snapshots / time.strftime("stylevj-%Y%m%d-%H%M%S.png")
-        self._snapshot_to = (path, self._origin)
+        self._snapshot_to = (path, self._origin, confined)
 
     @property
     def running(self) -> bool:
@@ -437,12 +441,16 @@ class Show:
             time.sleep(0.002)
         return self.shown is not None
 
-    def _save_snapshot(self, path: Path, origin: Hashable | None) -> None:
+    def _save_snapshot(self, path: Path, origin: Hashable | None, confined: bool = False) -> None:
         """Read the picture now (GL lives on this thread); encode and write it off the render
         thread (the loader's), the sender told when it is written or why not."""
         pixels = np.ascontiguousarray(self.surface.read_pixels()[..., :3])
 
-        def job() -> Command:
+        snapshots = self.folders.snapshots
+
+        def job() -> Command:  # the loader's thread: resolving a name asks the filesystem
+            if confined and not path.resolve().is_relative_to(snapshots.resolve()):
+                raise StylevjError(f"'{path.name}' leaves the snapshots folder")
             self.last_snapshot = save_png(pixels, path)  # set once the file is whole
             log.info("snapshot %s", self.last_snapshot)
             return FileSaved("snapshot/saved", str(self.last_snapshot))

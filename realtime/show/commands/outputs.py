@@ -67,8 +67,8 @@ class Snapshot(Command):
     name: str | None = checked(OPTIONAL_TEXT, None)
 
     def apply(self, show: Stage) -> None:
-        path = None if self.name is None else show.folders.confine(self.name, "snapshots", ".png")
-        show.request_snapshot(path)
+        path = None if self.name is None else show.folders.plain(self.name, "snapshots", ".png")  # resolved by the loader
+        show.request_snapshot(path, confined=path is not None)
 
 
 @dataclass(frozen=True)
