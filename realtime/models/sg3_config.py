@@ -15,7 +15,6 @@ header needs to store only the config.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
