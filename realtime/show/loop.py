@@ -260,9 +260,10 @@ class Show:
 
     def apply_commands(self) -> None:
         """Refusals answered, finished file loads applied, then waiting commands in order, within
-        the frame's budget (which work counts against: a run of work-making commands of one kind
-        applies as one batch, one path rebuild); while a file is loading, later commands wait for
-        it (each sender's order holds)."""
+        the frame's budget (a run of batched commands of one kind applies as one batch, one path
+        rebuild, and ends the frame's commands: at most one such rebuild per frame, however fast
+        the machine); while a file is loading, later commands wait for it (each sender's order
+        holds)."""
         for refusal in self.commands.refusals():
             self._origin = refusal.origin
             self.emit("error", refusal.reason + (f" ({refusal.count} refused)" if refusal.count > 1 else ""))
@@ -290,6 +291,8 @@ class Show:
                 run += [p for p in more if not self._wait_for_loads(p)]
             self._apply_run(run)
             taken += len(run)
+            if kind.batch > 1:
+                break
 
     def _next_command(self) -> tuple[Pending | None, bool]:
         """The oldest command that may apply now, and whether it had been set aside: a sender
