@@ -188,6 +188,28 @@ RECORD_FPS = number(1, 240)  # live recordings' frame rate
 PROJECTION_STEPS = integer(1, 1_000_000)
 PROJECTION_BATCH = integer(1, 1024)
 
+OUTPUT_KINDS = ("ndi",)  # frame outputs a show can open (realtime/outputs, presets' [[outputs]]): NDI today
+MAX_OUTPUT_SIDE = 8192  # the largest canvas side an output accepts (NDI and GL limits are near)
+
+
+def output_name_problem(name: str) -> str | None:
+    """Why `name` cannot name an output's network source (1..100 printable characters), or None."""
+    if not name or len(name) > 100 or not name.isprintable() or name != name.strip():
+        return f"{name!r} must be 1 to 100 printable characters, without leading or trailing spaces"
+    return None
+
+
+def output_size_problem(size: tuple[int, int]) -> str | None:
+    """Why (width, height) cannot size an output, or None: even sides (4:2:2 video), 16 to MAX_OUTPUT_SIDE."""
+    width, height = size
+    if not (16 <= width <= MAX_OUTPUT_SIDE and 16 <= height <= MAX_OUTPUT_SIDE) or width % 2 or height % 2:
+        return f"{width}x{height} must have even sides from 16 to {MAX_OUTPUT_SIDE}"
+    return None
+
+
+OUTPUT_NAME = Check("text", extra=output_name_problem, max_length=100)
+OUTPUT_SIZE = Check("list", length=2, items=integer(0, 1_000_000), optional=True, extra=output_size_problem)
+
 
 def parse_host_port(text: str) -> tuple[str, int]:
     """'host:port' (IPv6 as '[::1]:9001' or '::1:9001') -> (host, port); CheckError otherwise."""
@@ -261,3 +283,16 @@ class Checked:
 
     def __post_init__(self) -> None:
         validate(self)
+
+
+@dataclass(frozen=True)
+class OutputSpec(Checked):
+    """A frame output asked for (realtime/outputs): a preset's [[outputs]] entry, `run --ndi NAME
+    [--ndi-size WxH] [--ndi-clean]`, /stylevj/output/add. Here, below presets and outputs, which
+    both hold it."""
+
+    kind: str = checked(choice(OUTPUT_KINDS), doc="ndi: a source TouchDesigner, Resolume and OBS receive")
+    name: str = checked(OUTPUT_NAME, doc="the source's name (NDI shows it as 'HOST (NAME)')")
+    size: tuple[int, int] | None = checked(OUTPUT_SIZE, None, "[width, height] of its own canvas, the show's fit "
+                                           "(none: the stage's size)")
+    clean: bool = checked(FLAG, False, "without the overlay")

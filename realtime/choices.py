@@ -6,8 +6,10 @@ names from here.
 """
 
 NOISE_MODES = ("const", "random", "none")  # the generator's noise inputs
+CLOCK_SOURCES = ("audio", "tap", "fixed", "link", "midi")  # where the beat clock takes tempo and beat
 FITS = ("contain", "cover", "stretch")  # how the picture keeps its aspect (display.Fit)
 SINK_MODES = ("auto", "interop", "host")  # how frames reach GL
+MIDI_APIS = ("alsa", "jack", "coremidi", "winmm")  # MIDI backends (python-rtmidi): ALSA and JACK on Linux
 FORMATS = ("h264", "prores", "png")  # video files
 LOSSES = ("perceptual", "mse", "both")  # projection losses
 DIRECTION_METHODS = ("sefa", "ganspace")  # latent directions from a checkpoint

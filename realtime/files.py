@@ -117,3 +117,24 @@ def atomic_write(path: str | os.PathLike, payload: bytes) -> Path:
     finally:
         os.close(dir_fd)
     return path
+
+
+# ---- where the user's own files live -----------------------------------------------------------
+
+USER_FOLDERS = ("keyframes", "snapshots", "recordings", "presets")
+"""The folders of the one home of a user's files (`user_data_home()`)."""
+
+
+def user_data_home() -> Path:
+    """$XDG_DATA_HOME/stylevj, by default ~/.local/share/stylevj: the one home of what a user
+    makes and brings (keyframes/, snapshots/, recordings/, presets/), never the package's folder
+    nor whatever folder a show was started from."""
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data).expanduser() / "stylevj"
+
+
+def user_folder(kind: str) -> Path:
+    """One folder of the home: 'keyframes', 'snapshots', 'recordings' or 'presets' (not made here)."""
+    if kind not in USER_FOLDERS:
+        raise ValueError(f"no user folder {kind!r} (there are {', '.join(USER_FOLDERS)})")
+    return user_data_home() / kind

@@ -17,11 +17,12 @@ To add a knob: one `Param` here, its one use (read `params.<name>` where it acts
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
 from .checks import FLAG, Check, CheckError, checked, choice, number
-from .choices import NOISE_MODES
+from .choices import CLOCK_SOURCES, NOISE_MODES
 
 SPLINES = ("catmull-rom", "linear")
 
@@ -67,18 +68,19 @@ class Param:
 
     def __call__(self, value: Any) -> Any:
         """The value checked against this knob's range, or a CheckError naming the knob. A float
-        keeps 7 significant digits, as the user gave it: 0.6 sent as an OSC float32 is 0.6."""
+        is kept as the user gave it: 0.6 sent as an OSC float32 is 0.6 (`shortest`)."""
         try:
             value = self.check(value)
         except CheckError as exc:
             raise CheckError(f"{self.name} {exc}") from None
-        return shortest(value, 7) if isinstance(value, float) else value
+        return shortest(value) if isinstance(value, float) else value
 
     def to_json(self) -> dict:
         """The entry `GET /api/params` serves: what a page or controller needs to draw the knob."""
         entry = {"name": self.name, "osc": self.osc, "type": self.kind, "min": self.low,
                  "max": self.high, "default": self.default, "unit": self.unit, "slew": self.slew,
-                 "saved": self.saved, "learnable": self.learnable, "doc": self.doc, "needs": self.needs}
+                 "saved": self.saved, "learnable": self.learnable, "doc": self.doc, "needs": self.needs,
+                 "requirement": self.requirement}
         if self.check.kind == "choice":
             entry["choices"] = list(self.check.choices)
         return entry
@@ -114,6 +116,13 @@ PARAMS: tuple[Param, ...] = (
           preset="stage.fader"),
     Param("blackout", FLAG, False, "stage output black at once; off brings the picture back",
           preset="stage.blackout"),
+    # The beat clock (realtime/clock): where tempo and beat come from, and the fixed clock's tempo,
+    # which is also the range every source is held to (a Link session at 999 BPM is followed at 400).
+    Param("clock", choice(CLOCK_SOURCES), "audio",
+          "beat clock source: the music's tempo, taps, a fixed tempo, Ableton Link or a MIDI clock",
+          preset="clock.source", learnable=False),
+    Param("tempo", number(20, 400), 120.0, "the fixed clock's tempo; proposed to the Link session when following it",
+          unit="BPM", preset="clock.tempo", address="clock/tempo"),
     # StyleGAN3's input transform, as NVIDIA's visualizer sets it: the picture is rotated, then
     # translated (in picture widths: 1 moves it by its whole width). Glides: 2 s over the range.
     Param("translate_x", number(-4, 4), 0.0, "move the picture right (StyleGAN3 input transform)",
@@ -201,12 +210,25 @@ class Params(Mapping[str, Any]):
         return dict(self._values)
 
 
-def shortest(value: float, digits: int = 7) -> float:
-    """The shortest decimal within `digits` significant digits that a parameter was given as
-    (0.6000000238418579 from a float32 OSC message is written 0.6)."""
-    if not math.isfinite(value) or value == 0:
+def shortest(value: float) -> float:
+    """The number as the user gave it. A value that is exactly a float32 (an OSC float) becomes
+    the shortest decimal that is the same float32: 0.6000000238418579 is 0.6. Any other float
+    (typed in a preset, on the command line) is already what was given and stays exact."""
+    if not math.isfinite(value) or value == 0 or _single(value) != value:
         return value
-    return float(f"{value:.{digits}g}")
+    for digits in range(1, 10):  # 9 significant digits always round-trip a float32
+        candidate = float(f"{value:.{digits}g}")
+        if _single(candidate) == value:
+            return candidate
+    return value
+
+
+def _single(value: float) -> float:
+    """`value` rounded to the nearest float32 (inf beyond its range)."""
+    try:
+        return struct.unpack("f", struct.pack("f", value))[0]
+    except OverflowError:
+        return math.inf
 
 
 class Glide:

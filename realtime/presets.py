@@ -2,6 +2,7 @@
 
     [generator]               source = "demo" (or a published name, a URL, a path relative to this file), noise
     [stage]                   fader, blackout
+    [clock]                   source = "audio" | "tap" | "fixed" | "link" | "midi", tempo
     [play]                    speed, truncation, position
     [path]                    spline, alpha, closed, constant_speed, blend
     [mix]                     keyframe, layers = [first, last]     (optional)
@@ -10,6 +11,8 @@
     [[keyframes]]             seed = 7 | file = "keyframes/face.safetensors", name, truncation, at
     [audio]                   bpm, [[audio.mappings]] feature, target, amount, range, curve, decay, every
     [[controls]]              name, method + index | file | bend + resolution, layers, range, default, slew, edge
+    [[outputs]]               kind = "ndi", name, size = [w, h], clean   (frame outputs: NDI sources)
+    [[midi]]                  param, kind, number, channel, port, mode, range   (realtime/midi_mapping.py)
 
 The keys that are live parameters (speed, truncation, the path, noise, the overlay's panels, the
 fader, ...) are declared in the parameter table (`realtime/params.py`: each knob's `preset` says
@@ -36,14 +39,15 @@ from typing import Any, Collection
 
 import tomli_w
 
-from .checks import (HOST_PORT, NETWORKS, OPTIONAL_TEXT, TEXT, Check, CheckError, Checked, check_of, checked,
-                     choice, integer, integers, number, numbers)
+from .checks import (HOST_PORT, NETWORKS, OPTIONAL_TEXT, TEXT, Check, CheckError, Checked, OutputSpec, check_of,
+                     checked, choice, integer, integers, number, numbers)
 from .checkpoints.catalog import find_published
 from .checkpoints.download import is_url
 from .choices import OSC_PORT
 from .errors import StylevjError
+from .midi_mapping import MidiMapping
 from .params import PARAMS, Params, shortest, table_field
-from .files import atomic_write, check_writable_target, read_bounded
+from .files import atomic_write, check_writable_target, read_bounded, user_folder
 from .latent import POSITION, PathSettings, StyleMix
 from .latent.controls import BEND_KINDS, CONTROL_NAME, neutral
 from .latent.cues import CueTimeline, parse_time
@@ -149,6 +153,14 @@ def _inside(rect: tuple[float, ...]) -> str | None:
 
 
 RECT = numbers(4, 0, 1, extra=_inside)
+
+
+@dataclass(frozen=True)
+class ClockSettings(Checked):
+    """The beat clock (realtime/clock): where tempo and beat come from, and the fixed tempo."""
+
+    source: str = table_field("clock")
+    tempo: float = table_field("tempo")
 
 
 @dataclass(frozen=True)
@@ -271,7 +283,8 @@ class ControlSpec(Checked):
 
 BEAT_FEATURE = "beat"  # the `Heard` field that drives the path (one segment per `every` beats)
 AUDIO_FEATURES = Heard.levels() + (BEAT_FEATURE,)  # the 0..1 fields drive speed or truncation
-AUDIO_TARGETS = ("speed", "truncation", "path")
+TRANSFORM_TARGETS = ("translate_x", "translate_y", "rotate")  # StyleGAN3's input: knobs of the table
+AUDIO_TARGETS = ("speed", "truncation", "path") + TRANSFORM_TARGETS
 AUDIO_CURVES = ("linear", "square", "sqrt", "smooth")
 
 
@@ -284,15 +297,20 @@ class AudioMapping(Checked):
     """One [[audio.mappings]] entry: a feature of the music moves the show on top of its knobs.
 
     A 0..1 feature of `Heard` (level, onset, low, mid, high, beat_phase) -> speed (keyframes/s
-    added along the direction of play) or truncation (psi added): the feature's `range` is
-    stretched to 0..1, shaped by `curve`, times `amount`. `onset` is the show's one onset pulse:
-    1 at an onset, falling to 37 % in `decay` seconds (every onset mapping of a show shares it).
-    beat -> path: one path segment per `every` beats, keyframes landing on every `every`-th beat.
+    added along the direction of play), truncation (psi added) or, on a StyleGAN3 network, its
+    input's translate_x / translate_y (picture widths added) or rotate (degrees added): the
+    feature's `range` is stretched to 0..1, shaped by `curve`, times `amount`. `onset` is the
+    show's one onset pulse: 1 at an onset, falling to 37 % in `decay` seconds (every onset
+    mapping of a show shares it). beat_phase -> rotate with amount 360 turns the picture once per
+    beat without a jump. beat -> path: one path segment per `every` beats, keyframes landing on
+    every `every`-th beat.
     """
 
     feature: str = checked(choice(AUDIO_FEATURES), doc="what is heard: " + ", ".join(AUDIO_FEATURES))
-    target: str = checked(choice(AUDIO_TARGETS), doc="what moves: speed, truncation, or path (with beat)")
-    amount: float = checked(number(-100, 100), 1.0, "what a full feature adds (keyframes/s for speed, psi for truncation)")
+    target: str = checked(choice(AUDIO_TARGETS), doc="what moves: speed, truncation, translate_x, translate_y, "
+                          "rotate (StyleGAN3), or path (with beat)")
+    amount: float = checked(number(-360, 360), 1.0, "what a full feature adds (keyframes/s for speed, psi for "
+                            "truncation, picture widths for translate, degrees for rotate)")
     range: tuple[float, float] = checked(numbers(2, 0, 1, extra=_low_below_high), (0.0, 1.0),
                                          "[low, high] of the feature (0..1) stretched to 0..1; outside is clamped")
     curve: str = checked(choice(AUDIO_CURVES), "linear", "shape: linear, square (calm until loud), sqrt (eager), smooth")
@@ -303,7 +321,7 @@ class AudioMapping(Checked):
         super().__post_init__()
         if (self.feature == BEAT_FEATURE) != (self.target == "path"):
             raise CheckError(f"feature '{self.feature}' cannot drive target '{self.target}' "
-                             "(beat drives path; the others drive speed or truncation)")
+                             "(beat drives path; the others drive speed, truncation, translate_x, translate_y or rotate)")
 
 
 @dataclass(frozen=True)
@@ -333,6 +351,7 @@ DEFAULT_AUDIO_MAPPINGS = (
 class Preset:
     generator: GeneratorSettings = _section(GeneratorSettings)
     stage: StageSettings = _section(StageSettings)
+    clock: ClockSettings = _section(ClockSettings)
     play: PlaySettings = _section(PlaySettings)
     path: PathSettings = _section(PathSettings)
     mix: StyleMix | None = _section(StyleMix, optional=True)
@@ -340,6 +359,8 @@ class Preset:
     osc: OscSettings = _section(OscSettings)
     keyframes: tuple[KeyframeSpec, ...] = _sections(KeyframeSpec)
     controls: tuple[ControlSpec, ...] = _sections(ControlSpec)
+    outputs: tuple[OutputSpec, ...] = _sections(OutputSpec)
+    midi: tuple[MidiMapping, ...] = _sections(MidiMapping)
     audio: AudioSettings | None = _section(AudioSettings, optional=True)
     base_dir: Path = field(default=Path("."), compare=False)
 
@@ -424,11 +445,12 @@ def parse_preset(data: dict, origin: str, base_dir: Path) -> Preset:
             known = ", ".join(fields)
             raise PresetError(f"{origin}: unknown section [{key}] (known: {known})")
     values = {key: _read_value(fields[key], value, "", origin) for key, value in data.items()}
-    seen: set[str] = set()
-    for n, control in enumerate(values.get("controls", ()), start=1):
-        if control.name in seen:
-            raise PresetError(f"{origin}: [[controls]] #{n} name '{control.name}' is used by an earlier control")
-        seen.add(control.name)
+    for table in ("controls", "outputs"):  # each entry's name is its own within its table
+        seen: set[str] = set()
+        for n, entry in enumerate(values.get(table, ()), start=1):
+            if entry.name in seen:
+                raise PresetError(f"{origin}: [[{table}]] #{n} name '{entry.name}' is used by an earlier {table[:-1]}")
+            seen.add(entry.name)
     return Preset(**values, base_dir=base_dir)
 
 
@@ -512,8 +534,13 @@ def _write(obj: Any) -> dict:
         elif "sections" in f.metadata:
             table[name] = [_write(item) for item in value]
         else:
-            table[name] = list(value) if isinstance(value, tuple) else value
+            table[name] = [_as_given(v) for v in value] if isinstance(value, tuple) else _as_given(value)
     return table
+
+
+def _as_given(value: Any) -> Any:
+    """A float as the user gave it (an OSC float32 0.6000000238418579 is written 0.6: `shortest`)."""
+    return shortest(value) if isinstance(value, float) else value
 
 
 def preset_to_toml(preset: Preset) -> str:
@@ -530,9 +557,8 @@ def relative_path(path: Path, base: Path) -> str:
 
 def user_presets_dir() -> Path:
     """$XDG_DATA_HOME/stylevj/presets (~/.local/share/stylevj/presets): where saves go when the
-    show's presets are the read-only ones shipped with the package."""
-    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(data) / "stylevj" / "presets"
+    show's presets are the read-only ones shipped with the package (`files.user_folder`)."""
+    return user_folder("presets")
 
 
 def save_preset(preset: Preset, path: str | Path, backup: bool = False) -> Path:

@@ -7,9 +7,9 @@
 Threads start in order when the session opens: the generator worker (frames begin), the file
 loader (files named in commands are read off the render thread), the telemetry poller (the GPU
 panel), the journal (it writes the state the show starts with), the audio driver (listener,
-sound input or file player, and the thread that turns what it hears into commands), the OSC
-listener (commands arrive once everything that answers them runs), and last the operator page.
-Closing stops them in reverse: the page and OSC first (no new commands), audio, a running
+sound input or file player, and the thread that turns what it hears into commands), the MIDI
+controllers, the OSC listener (commands arrive once everything that answers them runs), and last
+the operator page. Closing stops them in reverse: the page, OSC and MIDI first (no new commands), audio, a running
 recording is finished, the journal writes the last state, telemetry, the loader and the worker
 stop, the frame sink releases its textures (interop unregisters them while their GL context
 exists), then the surface closes. The CLI, the benchmark and the tests all use this, so a show is
@@ -20,16 +20,19 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .checks import parse_host_port
-from .control import Journal, OscServer, PageServer, ended_cleanly, keep_previous, key_handler, mappable
+from .clock import BeatClock, ClockError, LinkSession
+from .control import Journal, MidiAdapter, OscServer, PageServer, ended_cleanly, keep_previous, key_handler, mappable
 from .control.page import DEFAULT_HOST, DEFAULT_PORT
 from .display import Compositor, DisplayError, HeadlessSurface, Window, choose_sink
 from .errors import StylevjError
+from .files import USER_FOLDERS, user_data_home, user_folder
 from .outputs import Outputs, OutputSpec, build_outputs
 from .outputs.ndi import use_discovery
 from .overlay import TelemetryPoller, build_overlays, parse_panels
@@ -54,7 +57,7 @@ def build_show(G, preset: Preset, surface: Surface, *, upload: str = "auto", fit
                crossfade: bool = False, folders: Folders | None = None, recorder: LiveRecorder | None = None,
                overlays: list | None = None, timeline: CueTimeline | None = None, queue_size: int = 1024,
                cuda_graphs: bool = True, compiled: Callable[[torch.Tensor], torch.Tensor] | None = None,
-               outputs: Outputs | None = None) -> Show:
+               outputs: Outputs | None = None, beat_clock: BeatClock | None = None) -> Show:
     """A show of `preset` on generator G, drawing on `surface`; no thread is started.
     `cuda_graphs`: on CUDA, replay each unbent frame as a captured CUDA graph (show/graphs.py).
     `compiled`: `models.compile_synthesis(G, preset's noise)`, for unbent frames."""
@@ -64,7 +67,7 @@ def build_show(G, preset: Preset, surface: Surface, *, upload: str = "auto", fit
     return Show(player_from_preset(preset, G), worker, surface,
                 Compositor(surface.ctx, fit=fit), sink, crossfade=crossfade, preset=preset,
                 folders=folders or Folders.beside(preset.base_dir), recorder=recorder, overlays=overlays,
-                timeline=timeline, queue_size=queue_size, outputs=outputs)
+                timeline=timeline, queue_size=queue_size, outputs=outputs, beat_clock=beat_clock)
 
 
 class ShowSession:
@@ -75,13 +78,14 @@ class ShowSession:
 
     def __init__(self, show: Show, osc: OscServer | None = None, journal: Journal | None = None,
                  telemetry: TelemetryPoller | None = None, close_surface: bool = True,
-                 audio: AudioDriver | None = None, page: PageServer | None = None) -> None:
+                 audio: AudioDriver | None = None, page: PageServer | None = None, midi: MidiAdapter | None = None) -> None:
         self.show, self.osc, self.journal, self.telemetry = show, osc, journal, telemetry
-        self.audio = audio
+        self.audio, self.midi = audio, midi  # midi: controllers, started beside OSC
         self.page = page  # the operator page: started last, stopped first
         self.close_surface = close_surface
         if osc is not None and page is not None:
             osc.reports["page"] = page.report  # /stylevj/state shows the page's counters too
+            page.reports["osc"] = osc.report  # and the page shows OSC's refusals
 
     def __enter__(self) -> ShowSession:
         try:
@@ -95,6 +99,8 @@ class ShowSession:
                 self.journal.start()
             if self.audio is not None:
                 self.audio.start()
+            if self.midi is not None:
+                self.midi.start()
             if self.osc is not None:
                 self.osc.start()
             if self.page is not None:
@@ -116,6 +122,9 @@ class ShowSession:
         if self.osc is not None:
             self.osc.stop()
             self.osc = None
+        if self.midi is not None:
+            self.midi.stop()
+            self.midi = None
         if self.audio is not None:
             self.audio.stop()
             self.audio = None
@@ -130,6 +139,7 @@ class ShowSession:
             self.telemetry = None
         show.loader.stop()
         show.worker.stop()
+        show.beat_clock.close()  # leaves the Link session (the other peers see one fewer)
         try:
             show.sink.release()  # interop textures are unregistered while their GL context still exists
         except Exception as exc:  # shutting down: say it, and still close the surface
@@ -171,7 +181,7 @@ class RunOptions:
     journal: Path = field(default_factory=Path)
     resume: bool = False
     cues: bool = False
-    record_dir: str = "recordings"
+    record_dir: str | None = None  # None: the user's recordings folder ($XDG_DATA_HOME/stylevj/recordings)
     record_fps: float = 30.0
     control: bool = True  # the operator page (--no-control: off)
     control_host: str | None = None  # beyond loopback, a token is required (printed in the URL)
@@ -186,6 +196,25 @@ class RunOptions:
     ndi_size: tuple[int, int] | None = None  # --ndi-size WxH: its own canvas (the show's fit)
     ndi_clean: bool = False  # --ndi-clean: without the overlay
     ndi_discovery: tuple[str, ...] = ()  # --ndi-discovery IP,...: NDI's extra IPs
+    link: bool = False  # --link: join the Ableton Link session; its tempo and beat drive the show
+    midi_in: str | None = None  # --midi-in NAME|all: controllers (part of a port's name)
+    midi_out: str | None = None  # --midi-out NAME: the knobs' values sent back (LED rings, motor faders)
+    midi_api: str | None = None  # --midi-api: alsa, jack, coremidi, winmm (None: the platform's own)
+    link_start_stop: bool = False  # --link-start-stop: follow the session's transport (stopped: the beat lock lets go)
+
+
+def _headless_without_display(o: RunOptions) -> RunOptions:
+    """On a machine with no display (a server, a container: DISPLAY and WAYLAND_DISPLAY unset),
+    `stylevj run` plays headless, steered by the operator page and OSC and seen through its
+    outputs, and says so in one line; --fullscreen or --monitor there is a user error."""
+    if o.headless or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return o
+    if o.fullscreen or o.monitor is not None:
+        raise DisplayError("--fullscreen and --monitor need a display, and DISPLAY and WAYLAND_DISPLAY are unset "
+                           "(without them the show runs headless)")
+    log.info("no display (DISPLAY and WAYLAND_DISPLAY unset): running headless, steered by the operator page "
+             "and OSC%s; Ctrl-C stops", "" if o.ndi is None else f", seen through NDI '{o.ndi}'")
+    return replace(o, headless=True)
 
 
 def _check_options(o: RunOptions) -> None:
@@ -218,13 +247,14 @@ def _check_ndi(o: RunOptions) -> None:
         pass
 
 
-def _outputs(o: RunOptions) -> Outputs:
-    """The frame outputs `o` asks for (no thread yet); --ndi-discovery is set before NDI starts."""
-    if o.ndi is None:
-        return Outputs()
+def run_outputs(o: RunOptions, preset: Preset) -> Outputs:
+    """The frame outputs `o` and the preset's [[outputs]] ask for (no thread yet; `--ndi` wins over
+    an entry of the same name); --ndi-discovery is set before NDI starts."""
+    specs = [] if o.ndi is None else [OutputSpec("ndi", o.ndi, o.ndi_size, o.ndi_clean)]
+    specs += [spec for spec in preset.outputs if spec.name != o.ndi]
     if o.ndi_discovery:
         use_discovery(o.ndi_discovery)
-    return build_outputs([OutputSpec("ndi", o.ndi, o.ndi_size, o.ndi_clean)])
+    return build_outputs(specs)
 
 
 def run_show(o: RunOptions) -> None:
@@ -235,6 +265,7 @@ def run_show(o: RunOptions) -> None:
     from .models import compile_synthesis, load_generator
 
     _check_options(o)
+    o = _headless_without_display(o)
     if o.resume:
         if not o.journal.exists():
             raise StylevjError(f"{o.journal}: no journal to resume from (run a show first, or give --journal)")
@@ -250,6 +281,9 @@ def run_show(o: RunOptions) -> None:
             log.info("the last show's journal is kept as %s (stylevj run --resume --journal %s)", kept, kept)
     if o.params:  # --set NAME=VALUE (checked at parse time) over the preset's (or the journal's) values
         preset = preset.with_params(preset.params.replace(**o.params))
+    if o.link:
+        preset = preset.with_params(preset.params.replace(clock="link"))
+    beat_clock = make_beat_clock(preset, o.link, o.link_start_stop)
     timeline = cue_timeline(preset) if o.cues else None
     if o.cues and timeline is None:
         raise StylevjError("--cues: the preset has no keyframe with 'at = ...'")
@@ -262,6 +296,7 @@ def run_show(o: RunOptions) -> None:
     overlays = build_overlays(preset.overlay, None if o.overlay is None else parse_panels(o.overlay), o.font, preset.base_dir)
     folders = Folders.beside(Path(o.presets_dir) if o.presets_dir else preset.base_dir,
                              Path(o.keyframes_dir) if o.keyframes_dir else None)
+    make_user_folders()
     G = load_generator(o.checkpoint or preset.generator_source(), device=o.device, fp16=False if o.fp32 else None)
     compiled = None
     if o.compile:
@@ -275,8 +310,9 @@ def run_show(o: RunOptions) -> None:
     try:
         show = build_show(G, preset, surface, upload=o.upload, fit=o.fit, crossfade=o.crossfade, folders=folders,
                           cuda_graphs=o.cuda_graphs, compiled=compiled,
-                          recorder=LiveRecorder(Path(o.record_dir).expanduser(), fps=o.record_fps),
-                          overlays=overlays.panels, timeline=timeline, outputs=_outputs(o))
+                          recorder=LiveRecorder(Path(o.record_dir).expanduser() if o.record_dir else user_folder("recordings"),
+                                                fps=o.record_fps),
+                          overlays=overlays.panels, timeline=timeline, outputs=run_outputs(o, preset), beat_clock=beat_clock)
         journal = Journal(o.journal, show.board)  # reporters read journal.board: an edit is on disk before it is told
         osc = None
         if o.osc:
@@ -294,8 +330,10 @@ def run_show(o: RunOptions) -> None:
         raise
     if isinstance(surface, Window):
         surface.on_key = key_handler(show.submit)
+    midi = None if o.midi_in is None and o.midi_out is None else MidiAdapter(
+        show.submit, show.board, o.midi_in, o.midi_out, o.midi_api, clock=show.beat_clock.midi.feed, now=show.clock)
     with ShowSession(show, osc=osc, journal=journal, telemetry=_poller(overlays),
-                     audio=build_audio(show, o.audio, o.audio_in, o.audio_output), page=page):
+                     audio=build_audio(show, o.audio, o.audio_in, o.audio_output), page=page, midi=midi):
         if page is not None and page.token is not None:
             print(page.invitation(), file=sys.stderr)  # the URL and QR code, or why no phone can reach it
         if o.headless:
@@ -330,6 +368,34 @@ def build_audio(show: Show, audio: str | None, audio_in: str | None, output: boo
     except AudioError as exc:
         return AudioDriver(show.submit, show.board, listener, None, f"file {audio}", problem=f"{exc}; the show goes on without audio")
     return AudioDriver(show.submit, show.board, listener, player, f"file {Path(audio).name}")
+
+
+def make_beat_clock(preset: Preset, link: bool = False, start_stop: bool = False) -> BeatClock:
+    """The show's beat clock, with a Link session (not joined yet: following the `link` clock
+    joins it) when `--link` asks for one or the preset follows Link. Without the link extra,
+    `--link` is a one-line error; a preset's link clock is a warning (the show follows its music)."""
+    session = None
+    if link or preset.clock.source == "link":
+        try:
+            session = LinkSession(preset.clock.tempo, start_stop=start_stop)
+        except ClockError as exc:
+            if link:
+                raise StylevjError(f"--link: {exc}") from None
+            log.warning("%s", exc)
+    return BeatClock(tempo=preset.clock.tempo, link=session)
+
+
+def make_user_folders() -> None:
+    """The user's home of files, made if missing and named once in the log, so that the first
+    keyframe file, snapshot or recording has an obvious place (a failure is a warning only)."""
+    home = user_data_home()
+    try:
+        for kind in USER_FOLDERS:
+            user_folder(kind).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        log.warning("cannot make %s (%s): snapshots and recordings may fail", home, exc.strerror or exc)
+        return
+    log.info("your files: %s (%s)", home, ", ".join(f"{kind}/" for kind in USER_FOLDERS))
 
 
 def _poller(overlays: Overlays) -> TelemetryPoller | None:

@@ -18,12 +18,12 @@ ROOT = Path(__file__).resolve().parent.parent / "realtime"
 # Lowest first. A package may import its own layer or any below it, never one above.
 LAYERS: list[set[str]] = [
     {"realtime", "realtime.errors", "realtime.files", "realtime.checks", "realtime.choices", "realtime.progress",
-     "realtime.checkpoints", "realtime.params"},  # nothing heavy: `stylevj --help` starts without torch
+     "realtime.checkpoints", "realtime.params", "realtime.midi_mapping"},  # nothing heavy: `stylevj --help` starts without torch
     {"realtime.images"},
     {"realtime.display"},  # frames to pixels on a surface: knows nothing of the generator
     {"realtime.models", "realtime.overlay"},  # the network; the panels the compositor draws
     {"realtime.latent"},  # W+ keyframes, paths, directions
-    {"realtime.presets"},  # show files: data only
+    {"realtime.presets", "realtime.clock"},  # show files: data only; the beat clock (Link, MIDI clock, taps)
     {"realtime.record", "realtime.outputs"},  # video files, render, live recording; frame outputs (NDI)
     {"realtime.show", "realtime.projection", "realtime.sheets"},  # the show; photos into W+; contact sheets
     {"realtime.control", "realtime.audio"},  # adapters: OSC, keys, journal; sound (its analysis imports nothing of the show)

@@ -117,7 +117,8 @@ def test_the_drive_command_carries_a_drive(demo, tmp_path):
         rig.show.submit(c.SetAudioDrive(Drive(speed=0.5, truncation=0.1, segments=None)), "audio")
         rig.steps(2)
         assert rig.show.player.drive == Drive(speed=0.5, truncation=0.1)
-        assert rig.state()["drive"] == {"speed": 0.5, "truncation": 0.1, "segments": None}
+        assert rig.state()["drive"] == {"speed": 0.5, "truncation": 0.1, "segments": None,
+                                        "translate_x": 0.0, "translate_y": 0.0, "rotate": 0.0}
     finally:
         rig.close()
 

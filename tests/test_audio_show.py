@@ -280,7 +280,8 @@ def test_the_drive_is_published_and_the_knobs_stay_the_base(demo, tmp_path):
         rig.steps(2)
         state = rig.state()
         assert state["speed"] == 0.0 and state["truncation"] == 0.7  # the preset's knobs
-        assert state["drive"] == {"speed": 0.8, "truncation": 0.1, "segments": None}
+        assert state["drive"] == {"speed": 0.8, "truncation": 0.1, "segments": None,
+                                  "translate_x": 0.0, "translate_y": 0.0, "rotate": 0.0}
         assert state["audio"]["level"] == 0.5 and state["audio"]["bpm"] == 120.0
         assert rig.show.player.driven_truncation == pytest.approx(0.8)
         from pythonosc.osc_message import OscMessage

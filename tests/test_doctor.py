@@ -85,12 +85,16 @@ def test_stylevj_doctor_on_this_machine_says_cpu_host_copy_software_gl_no_nvml_a
     assert re.search(r"\n\nA show can run here \(\d+ degraded, \d+ missing\)\.$", report.rstrip())
 
 
-def test_a_taken_osc_port_is_degraded_with_a_free_port_to_use_instead():
+def test_a_taken_osc_port_fails_naming_its_holder_and_a_free_port_to_use_instead():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
         taken.bind(("127.0.0.1", 0))  # the show binds it too: a second listener cannot
         port = taken.getsockname()[1]
-        osc = check(run_headless(osc_port=port, surfaces=[]), "OSC port")
-        assert osc.status == "degraded" and f"UDP {port} in use" in osc.detail
+        findings = run_headless(osc_port=port, surfaces=[])
+        osc = check(findings, "OSC port")
+        assert osc.status == "fail" and f"UDP {port} in use" in osc.detail  # `run` would stop there
+        assert f"held by PID {os.getpid()} (" in osc.detail  # this test process holds it
+        verdict = format_report(findings).splitlines()[-1]
+        assert not show_can_run(findings) and verdict.startswith("No show can run here: ") and "OSC port" in verdict
         other = int(re.fullmatch(r"stylevj run --osc-port (\d+)", osc.fix).group(1))
         assert other != port
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -98,13 +102,14 @@ def test_a_taken_osc_port_is_degraded_with_a_free_port_to_use_instead():
     assert check(run_headless(osc_port=port, surfaces=[]), "OSC port") == Finding("OSC port", "ok", f"UDP {port} free")
 
 
-def test_a_taken_page_port_is_degraded_with_the_port_to_give_instead():
+def test_a_taken_page_port_given_with_control_port_fails_with_the_port_to_give_instead():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         page = check(run_headless(control_port=port, surfaces=[]), "page port")
-        assert page.status == "degraded" and f"TCP {port} in use" in page.detail
+        assert page.status == "fail" and f"TCP {port} in use" in page.detail
+        assert f"held by PID {os.getpid()} (" in page.detail
         other = int(re.fullmatch(r"stylevj run --control-port (\d+)", page.fix).group(1))
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind(("127.0.0.1", other))
@@ -125,7 +130,7 @@ def test_nvml_through_a_stand_in_reports_the_driver_and_an_unusable_gpu():
     absent = run_headless(nvml=Nvml(FakeNvml(init_error=NVMLError_LibraryNotFound())), surfaces=[])
     nvml = check(absent, "NVML")
     assert nvml.status == "missing"
-    assert nvml.detail == "no NVML (NVML Shared Library Not Found): the GPU panel shows CPU and RAM"
+    assert nvml.detail == "no NVML: no NVIDIA driver on this machine (NVML Shared Library Not Found); the GPU panel shows CPU and RAM"
 
 
 def test_a_gl_maker_that_raises_is_a_fail_line_and_no_show_can_run():
@@ -256,7 +261,8 @@ def test_the_default_page_port_in_use_says_the_page_moves_to_a_free_one():
         if taken is not None:
             taken.close()
     assert page.status == "degraded"
-    assert page.detail == f"TCP {PAGE_PORT} in use (Address already in use): the page takes a free one (logged)"
+    assert page.detail.startswith(f"TCP {PAGE_PORT} in use (Address already in use")
+    assert page.detail.endswith("): the page takes a free one (logged)")
 
 
 def test_with_a_display_the_context_comes_from_a_hidden_window_and_the_monitors_are_listed(xvfb_display):

@@ -113,8 +113,8 @@ def test_the_page_draws_one_control_per_table_knob(live, browser):
     for p in PARAMS:
         el = css(driver, f"[data-param={p.name}]")[0]
         assert p.doc in el.get_attribute("title")
-        if p.unit:
-            assert p.unit in el.text
+        if p.unit:  # textContent: a knob the generator lacks is drawn, hidden (tests/test_page_live.py)
+            assert p.unit in el.get_attribute("textContent")
         if p.kind in ("float", "int"):
             number = css(driver, f"[data-param={p.name}] input[type=number]")[0]
             assert (float(number.get_attribute("min")), float(number.get_attribute("max"))) == (p.low, p.high)
@@ -122,7 +122,7 @@ def test_the_page_draws_one_control_per_table_knob(live, browser):
                      f"{p.name}'s live value")
         elif p.kind == "choice":
             assert [o.get_attribute("value") for o in css(driver, f"[data-param={p.name}] option")] == list(p.check.choices)
-    assert [e.get_attribute("data-param") for e in css(driver, "#stage-bar > [data-param]")] == list(STAGE_BAR)
+    assert [e.get_attribute("data-param") for e in css(driver, "#stage-bar [data-param]")] == list(STAGE_BAR)
 
     # each kind of control drives its knob: a menu, a toggle (the rest below, and the sliders in test_page)
     Select(css(driver, "[data-param=spline] select")[0]).select_by_value("linear")

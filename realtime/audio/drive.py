@@ -24,6 +24,7 @@ from typing import Hashable, Protocol
 
 import numpy as np
 
+from ..clock import BeatReading
 from ..presets import AudioMapping, AudioSettings
 from ..show.commands import Command, SetAudioDrive, SetAudioSource
 from ..show.state import StateBoard, StateFollower
@@ -261,7 +262,7 @@ class AudioDriver:
             for event in events:
                 self.handle_event(event.name, event.args)
             try:
-                self.step(state.preset.audio)
+                self.step(state.preset.audio, state.features, state.beat)
             except Exception:  # a bug, not bad input: the show must not lose its audio thread over it
                 log.exception("audio: mapping failed")
 
@@ -279,14 +280,17 @@ class AudioDriver:
         except AudioError as exc:
             log.warning("audio: %s", exc)
 
-    def step(self, settings: AudioSettings | None) -> None:
-        """One refresh: follow the preset's [audio], report a failure once, submit the drive."""
+    def step(self, settings: AudioSettings | None, has: frozenset[str] | None = None,
+             beat: BeatReading | None = None) -> None:
+        """One refresh: follow the preset's [audio], report a failure once, submit the drive.
+        `has`: what the show's generator offers (`ShowState.features`); mappings it cannot act on
+        are left out with one warning when the preset arrives (`mappings_of`)."""
         if settings != self._settings:  # the first refresh, or a preset loaded
             old_bpm = None if self._settings is False else getattr(self._settings, "bpm", None)
             new_bpm = getattr(settings, "bpm", None)
             if new_bpm != old_bpm:
                 self.listener.set_bpm(new_bpm)
-            self._mappings = mappings_of(settings)
+            self._mappings = mappings_of(settings, has)
             self._settings = settings
         if self.problem:
             return
@@ -297,6 +301,6 @@ class AudioDriver:
             self._submit(SetAudioSource("", one_line(self.problem)), ORIGIN)
             self._submit(SetAudioDrive(), ORIGIN)
             return
-        for command in commands(self.listener.latest(), self._mappings):
+        for command in commands(self.listener.latest(), self._mappings, beat):  # beat: the show's clock
             self._submit(command, ORIGIN)
         self.submitted += 1

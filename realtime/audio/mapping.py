@@ -6,23 +6,28 @@ same way for the same sound. The show never imports this: it receives the comman
 
 - `heard(features, mappings)` -> `Heard`: what the show publishes (state, OSC feedback), with
   the one onset pulse (`onset`), made here from the analyser's onset events.
-- `drive(heard, mappings)` -> `Drive`: a speed boost and a truncation offset on top of the
-  user's base values, and the beat-locked path travel (`segments`) when a beat mapping and a
-  tempo exist. It reads only the `Heard`: a mapping moves the show by what the show publishes.
+- `drive(heard, mappings)` -> `Drive`: a speed boost, a truncation offset and StyleGAN3's
+  input translate/rotate offsets on top of the user's base values, and the beat-locked path
+  travel (`segments`) when a beat mapping and a tempo exist. It reads only the `Heard`: a
+  mapping moves the show by what the show publishes.
 - `commands(features, mappings)`: both, as the show's commands (`SetAudioDrive`, `AudioHeard`).
-- `mappings_of(settings)`: the preset's mappings, or the default mapping when it has none.
-- `frame_hook(clip, fps, frames, settings)`: the render's per-frame hook (features at n / fps).
+- `mappings_of(settings, has)`: the preset's mappings, or the default mapping when it has none,
+  less those the generator cannot act on (translate/rotate on StyleGAN2: one warning).
+- `frame_hook(clip, fps, frames, settings, has)`: the render's per-frame hook (features at n / fps).
 """
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from ..latent import SPEED, TRUNCATION, Drive
+from ..clock import BeatReading
+from ..latent import Drive
 from ..latent.hearing import ONSET_DECAY, Heard, onset_pulse
-from ..presets import DEFAULT_AUDIO_MAPPINGS, AudioMapping, AudioSettings
+from ..params import TABLE
+from ..presets import DEFAULT_AUDIO_MAPPINGS, TRANSFORM_TARGETS, AudioMapping, AudioSettings
 from ..show.commands import AudioHeard, SetAudioDrive
 from .decode import AudioClip
 from .soundtrack import Soundtrack
@@ -32,12 +37,25 @@ from .offline import frame_features
 if TYPE_CHECKING:  # pragma: no cover
     from ..latent import Player
 
+log = logging.getLogger(__name__)
 
-def mappings_of(settings: AudioSettings | None) -> tuple[AudioMapping, ...]:
+
+def mappings_of(settings: AudioSettings | None, has: frozenset[str] | None = None) -> tuple[AudioMapping, ...]:
     """The mappings a show uses: the preset's `[[audio.mappings]]`, else the default mapping
-    (onsets push the speed, the low band breathes the truncation)."""
+    (onsets push the speed, the low band breathes the truncation). `has`: what the generator
+    offers of the knobs' `needs` (`models.input_transform.features(G)`); a mapping whose target
+    needs more (translate_x, translate_y or rotate on a StyleGAN2 network) is left out with one
+    warning naming the targets, as a preset's own translate/rotate values are. None: all kept."""
     if settings is not None and settings.mappings:
-        return settings.mappings
+        if has is None:
+            return settings.mappings
+        lacking = [m.target for m in settings.mappings if m.target in TABLE and TABLE[m.target].needs
+                   and TABLE[m.target].needs not in has]
+        if lacking:
+            names = list(dict.fromkeys(lacking))
+            log.warning("audio mappings to %s ignored: %s %s", ", ".join(names),
+                        "they need" if len(names) > 1 else "it needs", TABLE[names[0]].requirement)
+        return tuple(m for m in settings.mappings if m.target not in lacking)
     return DEFAULT_AUDIO_MAPPINGS
 
 
@@ -70,7 +88,7 @@ def heard(features: AudioFeatures, mappings: tuple[AudioMapping, ...]) -> Heard:
 
 
 def value(mapping: AudioMapping, now: Heard) -> float:
-    """What one speed/truncation mapping adds now (in the target's units): its feature's
+    """What one level mapping (not beat) adds now (in the target's units): its feature's
     `range` stretched to 0..1, shaped by `curve`, times `amount`."""
     lo, hi = mapping.range
     x = (float(getattr(now, mapping.feature)) - lo) / (hi - lo)
@@ -86,34 +104,48 @@ def segments(mapping: AudioMapping, now: Heard) -> float | None:
 
 
 def drive(now: Heard, mappings: tuple[AudioMapping, ...]) -> Drive:
-    """The show's modulation for these features: the sum of the speed mappings, the sum of the
-    truncation mappings (each kept within its knob's range), and the first beat mapping's lock."""
-    speed = truncation = 0.0
+    """The show's modulation for these features: per target the sum of its mappings (speed,
+    truncation, translate_x and translate_y kept within their knobs' ranges, rotate taken modulo
+    360), and the first beat mapping's lock."""
+    sums = dict.fromkeys(("speed", "truncation") + TRANSFORM_TARGETS, 0.0)
     locked: float | None = None
     for mapping in mappings:
-        if mapping.target == "speed":
-            speed += value(mapping, now)
-        elif mapping.target == "truncation":
-            truncation += value(mapping, now)
+        if mapping.target in sums:
+            sums[mapping.target] += value(mapping, now)
         elif locked is None:
             locked = segments(mapping, now)
-    return Drive(speed=min(max(speed, SPEED.lo), SPEED.hi),
-                 truncation=min(max(truncation, TRUNCATION.lo), TRUNCATION.hi), segments=locked)
+    for name in ("speed", "truncation", "translate_x", "translate_y"):  # the knobs' own ranges
+        sums[name] = min(max(sums[name], TABLE[name].check.lo), TABLE[name].check.hi)
+    sums["rotate"] = math.remainder(sums["rotate"], 360.0)
+    return Drive(segments=locked, **sums)
 
 
-def commands(features: AudioFeatures, mappings: tuple[AudioMapping, ...]) -> tuple[SetAudioDrive, AudioHeard]:
-    """The show's commands for these features: the drive, and what was heard."""
+def on_clock(now: Heard, beat: BeatReading | None) -> Heard:
+    """`now` with the beat clock's tempo and beat (the show's, whatever its source) in place of
+    the analysis's, so beat_phase and beat mappings move on the show's one clock; `now` itself
+    while there is no reading."""
+    if beat is None:
+        return now
+    return Heard.within(**{**now.to_json(), "bpm": beat.bpm if beat.running else 0.0,
+                           "beat": math.floor(beat.beat), "beat_phase": beat.phase})
+
+
+def commands(features: AudioFeatures, mappings: tuple[AudioMapping, ...],
+             beat: BeatReading | None = None) -> tuple[SetAudioDrive, AudioHeard]:
+    """The show's commands for these features: the drive (on the beat clock's `beat` when given),
+    and what was heard (the analysis's own tempo and beat: the `audio` clock follows them)."""
     now = heard(features, mappings)
-    return SetAudioDrive(drive(now, mappings)), AudioHeard(now)
+    return SetAudioDrive(drive(on_clock(now, beat), mappings)), AudioHeard(now)
 
 
-def frame_hook(clip: AudioClip | Soundtrack, fps: float, frames: int, settings: AudioSettings | None) -> Callable[[int, Player], None]:
+def frame_hook(clip: AudioClip | Soundtrack, fps: float, frames: int, settings: AudioSettings | None,
+               has: frozenset[str] | None = None) -> Callable[[int, Player], None]:
     """`render --audio`: a hook that, before frame n, sets the player's drive from the features of
     exactly t = n / fps (`frame_features`, no look-ahead) through the same `drive` as live.
     Frames must be asked for in order 0, 1, 2, ... (as the render does). A `Soundtrack` is
-    decoded as the frames are asked for (streaming: memory does not grow with the song)."""
-    features = frame_features(clip, fps, frames, bpm=settings.bpm if settings is not None else None)
-    mappings = mappings_of(settings)
+    decoded as the frames are asked for (streaming: memory does not grow with the song).
+    `has`: what the generator offers (`mappings_of`)."""
+    drives = frame_drives(clip, fps, frames, settings, has)
     expected = 0
 
     def before_frame(n: int, player: Player) -> None:
@@ -121,6 +153,17 @@ def frame_hook(clip: AudioClip | Soundtrack, fps: float, frames: int, settings: 
         if n != expected:
             raise ValueError(f"audio features are computed in order: frame {expected} is next, not {n}")
         expected += 1
-        player.set_drive(drive(heard(next(features), mappings), mappings))
+        player.set_drive(next(drives))
 
     return before_frame
+
+
+def frame_drives(clip: AudioClip | Soundtrack, fps: float, frames: int, settings: AudioSettings | None,
+                 has: frozenset[str] | None = None) -> Iterator[Drive]:
+    """The drive of each frame n = 0, 1, ... (features at exactly t = n / fps, through the same
+    `drive` as live), yielded in order: the render's hook, and a distributed render's driver, which
+    walks the song once and ships the list (the analyser has state: no worker may start it anew).
+    `has`: what the generator offers (`mappings_of`)."""
+    features = frame_features(clip, fps, frames, bpm=settings.bpm if settings is not None else None)
+    mappings = mappings_of(settings, has)
+    return (drive(heard(f, mappings), mappings) for f in features)

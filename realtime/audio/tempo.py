@@ -20,20 +20,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..clock.errors import ClockError
+from ..clock.taps import BPM_RANGE, TapTempo  # noqa: F401 - TapTempo: the tap math's home, re-exported
+from ..clock.taps import fit_taps as clock_fit_taps
 from .config import AnalyserConfig
 from .errors import AudioError
 
 log = logging.getLogger(__name__)
 
-TAP_RESET = 2.0
-"""Seconds without a tap after which the next tap starts a new tempo."""
-TAP_KEEP = 8
-"""Taps remembered for the fit: enough to average out a shaky hand, few enough to follow a change."""
 FASTER_RATIO = 0.9
 """A lag a half or a third as long wins when its autocorrelation is at least this fraction."""
-BPM_RANGE = (20.0, 400.0)
 _BLUR = np.array([1.0, 2.0, 3.0, 2.0, 1.0]) / 9.0
-"""What an explicit or tapped tempo may be."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,20 +121,12 @@ def beat_offset(envelope: np.ndarray, period: float) -> float | None:
 
 
 def fit_taps(times: Sequence[float]) -> tuple[float, float]:
-    """(period, time of the last beat) from tap times in seconds: a least-squares line through
-    the taps, so one early or late tap shifts neither much. Raises AudioError when the taps
-    cannot make a tempo."""
-    t = np.asarray(times, dtype=np.float64)
-    if t.ndim != 1 or len(t) < 2:
-        raise AudioError(f"tap tempo needs at least two taps, got {t.size}")
-    if not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0):
-        raise AudioError("tap times must be finite and increasing")
-    index = np.arange(len(t), dtype=np.float64)
-    period, start = np.polyfit(index, t, 1)
-    bpm = 60.0 / period if period > 0 else math.inf
-    if not BPM_RANGE[0] <= bpm <= BPM_RANGE[1]:
-        raise AudioError(f"taps give {bpm:.1f} BPM, outside {BPM_RANGE[0]:g}..{BPM_RANGE[1]:g}")
-    return float(period), float(start + period * index[-1])
+    """(period, time of the last beat) from tap times in seconds (the beat clock's tap math,
+    `realtime.clock.taps.fit_taps`); raises AudioError when the taps cannot make a tempo."""
+    try:
+        return clock_fit_taps(times)
+    except ClockError as exc:
+        raise AudioError(str(exc)) from None
 
 
 def check_bpm(bpm: float) -> float:
@@ -145,27 +134,6 @@ def check_bpm(bpm: float) -> float:
     if not isinstance(bpm, (int, float)) or not math.isfinite(bpm) or not BPM_RANGE[0] <= bpm <= BPM_RANGE[1]:
         raise AudioError(f"BPM must be a number in {BPM_RANGE[0]:g}..{BPM_RANGE[1]:g}, got {bpm!r}")
     return float(bpm)
-
-
-class TapTempo:
-    """Collects taps (a key, an OSC message) into the list `fit_taps` wants.
-
-    A pause longer than TAP_RESET starts over; only the newest TAP_KEEP taps count.
-    """
-
-    def __init__(self) -> None:
-        self._taps: list[float] = []
-
-    def tap(self, at: float) -> list[float]:
-        """Record a tap at time `at` (seconds, any steady clock); return the taps that count."""
-        if self._taps and not 0 < at - self._taps[-1] <= TAP_RESET:
-            self._taps.clear()
-        self._taps = (self._taps + [at])[-TAP_KEEP:]
-        return list(self._taps)
-
-    def restart(self, at: float) -> None:
-        """Forget every tap but one at `at` (after taps that made no tempo)."""
-        self._taps = [at]
 
 
 class TempoTracker:

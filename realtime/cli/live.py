@@ -28,6 +28,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         audio=args.audio, audio_in=args.audio_in, audio_output=not args.mute, cuda_graphs=not args.no_cuda_graphs,
         compile=args.compile, params=args.set,
         ndi=args.ndi, ndi_size=args.ndi_size, ndi_clean=args.ndi_clean, ndi_discovery=args.ndi_discovery or (),
+        link=args.link or args.link_start_stop, link_start_stop=args.link_start_stop,
+        midi_in=args.midi_in, midi_out=args.midi_out, midi_api=args.midi_api,
     ))
     return 0
 
@@ -43,7 +45,10 @@ def cmd_osc(args: argparse.Namespace) -> int:
 
 
 def _osc_send(args: argparse.Namespace) -> int:
-    """Send one message; with --wait, print what comes back (state, errors) for that long."""
+    """Send one message; with --wait, print what comes back (state, errors) for that long, as
+    text or (--json) as one JSON array a script can parse. Nothing listening (the host refused
+    the datagram), or no reply within --wait, is one line and exit status 1."""
+    import json
     import socket
     import time
 
@@ -53,35 +58,66 @@ def _osc_send(args: argparse.Namespace) -> int:
     builder = OscMessageBuilder(address=args.address)
     for text in args.args:
         builder.add_arg(_osc_value(text))
-    replies, parts = 0, {}
+    where = f"{args.host}:{args.port}"
+    refused = f"no show listens on {where} (nothing is bound to that port: is stylevj run started, with OSC on?)"
+    replies: list[tuple[str, list]] = []
+    parts: dict[int, str] = {}
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         try:
-            sock.sendto(builder.build().dgram, (args.host, args.port))
+            # connected: the host's "port unreachable" comes back as ConnectionRefusedError, and
+            # only the show's own replies (from the port it listens on) are read
+            sock.connect((args.host, args.port))
+            sock.send(builder.build().dgram)
+        except ConnectionRefusedError:
+            raise StylevjError(refused) from None
         except OSError as exc:
-            raise StylevjError(f"cannot send to {args.host}:{args.port} ({exc.strerror or exc})") from None
-        deadline = time.monotonic() + args.wait
+            raise StylevjError(f"cannot send to {where} ({exc.strerror or exc})") from None
+        # without --wait, a moment for the refusal of a port nobody listens on (loopback and LAN
+        # answer in well under that); a show that is there sends nothing back, so silence is fine
+        deadline = time.monotonic() + (args.wait if args.wait > 0 else REFUSAL_WAIT_S)
         while (left := deadline - time.monotonic()) > 0:
             sock.settimeout(left)
             try:
-                data, _ = sock.recvfrom(65536)
+                data = sock.recv(65536)
             except (socket.timeout, TimeoutError):
                 break
-            except ConnectionRefusedError:  # ICMP: nothing listens on that port
-                break
+            except ConnectionRefusedError:
+                raise StylevjError(refused) from None
+            if args.wait <= 0:
+                continue
             message = OscMessage(data)
-            replies += 1
-            if message.address == "/stylevj/state/part":  # a large state, in parts: print it whole
+            if message.address == "/stylevj/state/part":  # a large state, in parts: one whole state
                 index, count, text = message.params
                 parts[index] = text
                 if len(parts) == count:
-                    print("/stylevj/state", "".join(parts[i] for i in range(count)))
+                    _print_reply("/stylevj/state", ["".join(parts[i] for i in range(count))], args.json, replies)
                 continue
-            stream = sys.stderr if message.address == "/stylevj/error" else sys.stdout
-            print(message.address, *message.params, file=stream)
-    if args.wait > 0 and replies == 0:
-        print(f"stylevj: no show answered on {args.host}:{args.port} within {args.wait:g} s", file=sys.stderr)
+            _print_reply(message.address, list(message.params), args.json, replies)
+    if args.json:
+        print(json.dumps(replies, default=str))  # an OSC blob (bytes) as text
+    if args.wait > 0 and not replies:
+        print(f"stylevj: no show answered on {where} within {args.wait:g} s", file=sys.stderr)
         return 1
     return 0
+
+
+REFUSAL_WAIT_S = 0.25
+"""How long `osc send` without --wait listens for the host's refusal (ICMP port unreachable)."""
+
+
+def _print_reply(address: str, params: list, as_json: bool, replies: list) -> None:
+    """One reply: printed now as `address args...` (errors on stderr), or kept for the JSON array,
+    where the state's JSON text is an object, not a string."""
+    if as_json:
+        if address == "/stylevj/state" and params and isinstance(params[0], str):
+            import json
+
+            params = [json.loads(params[0])]
+        replies.append({"address": address, "args": params})
+        return
+    replies.append((address, params))
+    stream = sys.stderr if address == "/stylevj/error" else sys.stdout
+    print(address, *params, file=stream)
 
 
 def _osc_value(text: str) -> object:

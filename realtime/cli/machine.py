@@ -27,8 +27,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """`stylevj bench`: every part's speed here, as a table and a JSON file."""
-    from ..bench import (bench_audio, bench_knobs, bench_loop, bench_motion, bench_projection, bench_render, format_motion,
-                         format_table, run_bench, write_json)
+    from ..bench import (bench_audio, bench_knobs, bench_link, bench_loop, bench_motion, bench_ndi, bench_projection,
+                         bench_render, format_motion, format_table, run_bench, write_json)
 
     if args.suite == "gpu":
         return _bench_gpu_suite(args)
@@ -46,9 +46,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         for device in devices:
             rows += bench_loop(args.loop_source, device, args.seconds, soak=args.soak)
             rows.append(bench_render(args.loop_source, device))
+        rows += bench_ndi(min(args.seconds, 3.0))  # NDI output at 720p and 1080p (one row saying why not, without it)
     if args.projection:
         rows += bench_projection(devices)
     rows += bench_audio()
+    rows += bench_link()  # none without the link extra
     motion = bench_motion()
     print(format_table(rows))
     print()

@@ -78,6 +78,11 @@ def count(text: str) -> int:
     return value
 
 
+def workers(text: str) -> int | str:
+    """`--workers`: a whole number of workers, at least 1, or 'auto' (one per GPU, else per CPU core)."""
+    return "auto" if text.strip().lower() == "auto" else count(text)
+
+
 def port(text: str) -> int:
     """A TCP or UDP port, 0 (any free one) to 65535."""
     try:

@@ -8,10 +8,11 @@ import argparse
 from .. import __version__
 from ..checks import CRF, PROJECTION_BATCH, PROJECTION_STEPS, RECORD_FPS, SEED, integer, number
 from ..choices import (BENCH_SOURCES, DIRECTION_METHODS, FORMATS, GANSPACE_SAMPLES, LOSSES, NAMED_RANGES, NOISE_MODES,
-                       OSC_PORT, PAGE_PORT, SINK_MODES)
+                       MIDI_APIS, OSC_PORT, PAGE_PORT, SINK_MODES)
 from . import options as opt
 from .checkpoints import cmd_convert, cmd_models
 from .live import cmd_audio, cmd_monitors, cmd_osc, cmd_run
+from .midi import cmd_midi
 from .machine import cmd_bench, cmd_doctor
 from .pictures import cmd_directions, cmd_preview, cmd_project, cmd_render, cmd_still
 
@@ -68,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--journal", metavar="TOML", help="live-edit journal (default ~/.local/state/stylevj/journal.toml)")
     p.add_argument("--resume", action="store_true", help="restore the show from the journal after a crash or restart")
     p.add_argument("--cues", action="store_true", help="follow the keyframes' cue times (at = ...) from the start")
-    p.add_argument("--record-dir", default="recordings", help="where key R and OSC record/start write videos")
+    p.add_argument("--record-dir", help="where key R and OSC record/start write videos "
+                   "(default: recordings/ in ~/.local/share/stylevj, $XDG_DATA_HOME)")
     p.add_argument("--record-fps", type=opt.checked_by(RECORD_FPS), default=30.0, help="frame rate of live recordings (wall clock)")
     sound = p.add_mutually_exclusive_group()
     sound.add_argument("--audio", metavar="FILE", type=opt.in_file,
@@ -82,6 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ndi-clean", action="store_true", help="send the picture without the overlay")
     p.add_argument("--ndi-discovery", metavar="IP,...", type=opt.ndi_discovery,
                    help="NDI's extra IPs, where no mDNS runs (containers, some stage laptops)")
+    p.add_argument("--link", action="store_true", help="join the Ableton Link session on the local network: its tempo "
+                   "and beat drive the show; /stylevj/bpm and taps propose a tempo (pip install 'stylevj[link]')")
+    p.add_argument("--link-start-stop", action="store_true",
+                   help="with --link: follow the session's start/stop (stopped: the beat lock lets go)")
+    p.add_argument("--midi-in", metavar="NAME|all", help="MIDI controllers: ports whose name holds NAME, or all "
+                   "(see 'stylevj midi ports'; learn with /stylevj/midi/learn PARAM; pip install 'stylevj[midi]')")
+    p.add_argument("--midi-out", metavar="NAME", help="send the mapped knobs' values back to this MIDI port "
+                   "(LED rings, motor faders) when they change from anywhere else")
+    p.add_argument("--midi-api", choices=MIDI_APIS, help="MIDI backend (default: the platform's own, alsa on Linux)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("osc", help="the OSC address table, and a small sender for trying things")
@@ -93,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--host", default="127.0.0.1")
     q.add_argument("--port", type=opt.port, default=OSC_PORT)
     q.add_argument("--wait", type=opt.checked_by(number(0, 3600)), default=0.0, metavar="SECONDS", help="print replies for this long")
+    q.add_argument("--json", action="store_true", help="print the replies as one JSON array of {address, args} "
+                   "(a state reply's args hold the state as an object)")
     p.set_defaults(func=cmd_osc)
 
     p = sub.add_parser("render", parents=[preset, generator, look, settings], help="render a show, frame-exact, to a video file")
@@ -107,7 +120,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace OUT if it exists")
     p.add_argument("--audio", metavar="FILE", type=opt.in_file, help="move with this song, frame-exact, and put it in the video "
                    "(length: the song's, unless --seconds or --loops)")
+    p.add_argument("--workers", type=opt.workers, metavar="N|auto",
+                   help="split the render over N Ray workers (pip install 'stylevj[ray]'); auto: one per GPU, "
+                   "else one per CPU core (default 1, or auto with --ray-address; 1 needs no Ray)")
+    p.add_argument("--ray-address", metavar="HOST:PORT", help="join this Ray cluster instead of starting a local one")
+    p.add_argument("--resume", action="store_true",
+                   help="with --workers: finish an interrupted render, rendering only the ranges missing from OUT.parts/")
     p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("midi", help="MIDI ports for run --midi-in and --midi-out")
+    midi_sub = p.add_subparsers(dest="midi_command", required=True, metavar="ports")
+    q = midi_sub.add_parser("ports", help="list MIDI input and output ports")
+    q.add_argument("--midi-api", choices=MIDI_APIS, help="MIDI backend (default: the platform's own, alsa on Linux)")
+    p.set_defaults(func=cmd_midi)
 
     p = sub.add_parser("audio", help="sound inputs for run --audio-in")
     audio_sub = p.add_subparsers(dest="audio_command", required=True, metavar="devices")

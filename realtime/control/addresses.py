@@ -131,6 +131,7 @@ ADDRESSES: tuple[Address, ...] = (
     Address("keyframe/move", c.MoveKeyframe),
     Address("keyframe/rename", c.RenameKeyframe),
     Address("keyframe/clear", c.ClearKeyframes),
+    Address("keyframe/undo", c.UndoKeyframes),
     Address("mix", c.SetMix),
     Address("mix/off", c.MixOff),
     Address("overlay/toggle", c.ToggleOverlay),
@@ -140,12 +141,17 @@ ADDRESSES: tuple[Address, ...] = (
     Address("record/stop", c.StopRecording),
     Address("record/toggle", c.ToggleRecording),
     Address("snapshot", c.Snapshot),
+    Address("output/add", c.AddOutput, {"kind": "ndi"}),
+    Address("output/remove", c.RemoveOutput),
     Address("state", c.ReportState),
     Address("tap", c.Tap),
     Address("bpm", c.SetBpm),
     Address("control/<name>", c.SetControl),
     Address("control/<name>/unit", c.SetControlUnit),
     Address("control/<name>/add", c.AddControl),
+    Address("midi/learn", c.MidiLearn),
+    Address("midi/forget", c.MidiForget),
+    Address("midi/map", c.MidiMap),
 )
 
 TABLE: dict[str, Address] = {PREFIX + a.path: a for a in ADDRESSES}
@@ -163,10 +169,12 @@ NOT_OVER_OSC: dict[type[Command], str] = {
     c.PresetLoaded: "made by the show's loader from a checked preset (preset/load)",
     c.LoadFailed: "made by the show's loader when a file cannot be used",
     c.FileSaved: "made by the show's loader when a file it wrote is whole (preset/save, snapshot)",
+    c.OutputOpened: "made by the show's loader once an output's sender is open (output/add, preset/load)",
     c.InstallControl: "made by the show's loader from a computed direction (control/<name>/add)",
     c.SetAudioDrive: "made by the audio adapter from what it hears (stylevj run --audio/--audio-in)",
     c.AudioHeard: "made by the audio adapter from what it hears (sent back as /stylevj/audio/...)",
     c.SetAudioSource: "made by the audio adapter when its input starts, fails or vanishes",
+    c.SetMidiPorts: "made by the MIDI adapter when its ports open, vanish or cannot be found",
 }
 
 

@@ -20,6 +20,7 @@ import socket
 import sys
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Hashable
 
@@ -40,6 +41,7 @@ FEEDBACK_HZ = 30.0
 STATE_PART = 8000  # bytes of state JSON per datagram: far below what any network path drops
 LOOPBACK = ("127.0.0.1/32", "::1/128")
 LOG_EVERY_S = 10.0  # complaints about what a sender sent: one log line per sender per interval, with a count
+RECENT_KEPT = 8  # refusals `report()` lists (the operator page shows them)
 TYPE_TAGS = "ifdsbrmtTFNh[]"  # what python-osc parses; it logs (unthrottled) and skips any other tag
 
 
@@ -182,6 +184,9 @@ class OscServer:
         self._board = board
         self._lines, self._reply_limit = LogThrottle(LOG_EVERY_S), RateLimit(20)
         self.reports: dict[str, Callable[[], dict]] = {}  # more sections of `/stylevj/state` (the page's)
+        self._recent: deque[dict] = deque(maxlen=RECENT_KEPT)  # the newest refusals made here, for `report()`
+        self._recent_lock = threading.Lock()  # written by the listener and feedback threads, read by the page's
+        self._refusals = 0
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -289,8 +294,15 @@ class OscServer:
             value = int(value >= 0.5)
         return PREFIX + mapping.param, [value]
 
-    def reject(self, reason: str, sender: tuple[str, int]) -> None:
+    def reject(self, reason: str, sender: tuple[str, int], listed: bool = True) -> None:
+        """Count, log (throttled) and answer a refusal; `listed`: also in `report()`'s recent ones
+        (a command the show refused when applied is listed by the show's own error event)."""
         self.counters.rejected += 1
+        if listed:
+            with self._recent_lock:
+                self._refusals += 1
+                self._recent.append({"serial": self._refusals, "at": time.time(), "message": reason,
+                                     "from": f"osc {sender[0]}"})
         self._complain(sender, "rejected", "OSC from %s rejected: %s", sender[0], reason)
         if self._reply_limit.allow():
             self.send("/stylevj/error", reason, to=self.reply or sender)
@@ -333,7 +345,7 @@ class OscServer:
             return
         if event.name == "error":
             if ours:
-                self.reject(f"{origin[2]}: {event.args[0]}", origin[1])
+                self.reject(f"{origin[2]}: {event.args[0]}", origin[1], listed=False)
             elif self.reply is not None:
                 self.send("/stylevj/error", *event.args, to=self.reply)
             return
@@ -356,6 +368,16 @@ class OscServer:
         high, bpm, beat_phase as floats, beat as an int: each as its checked field holds it)."""
         for name, value in state.audio.heard.to_json().items():
             self.send(f"{PREFIX}audio/{name}", value, to=to)
+
+    def report(self) -> dict:
+        """OSC's part of the operator page's state: what came in, what was refused (here, or by
+        the show when applied), what was dropped, and the newest refusals made here (parse and
+        check: the show never sees those) with their reasons and wall-clock times."""
+        n = self.counters
+        with self._recent_lock:
+            recent = list(self._recent)
+        return {"received": n.received, "refused": n.rejected, "blocked": n.blocked_senders, "overflow": n.overflow,
+                "lost": n.lost, "last": recent[-1]["message"] if recent else "", "recent": recent}
 
     def state_json(self, state: ShowState) -> dict:
         """The show's state plus this adapter's counters (what `/stylevj/state` answers)."""

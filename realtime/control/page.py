@@ -8,7 +8,11 @@
 The page (`page_files/`: plain HTML, CSS and JavaScript, no build step, no CDN) sends the show's
 own commands as JSON, `{"command": "SetParam", "args": {"name": "fader", "value": 0.5}}`; each is
 made from `PAGE_COMMANDS` (page_commands.py), so its fields are checked exactly as OSC's are, and
-submitted with the page as origin. Its knobs are drawn from the parameter table it fetches (`GET /api/params`,
+submitted with the page as origin. The integrations' commands (MIDI learn, frame outputs) go by
+their OSC address, `{"osc": "/stylevj/midi/learn", "args": ["speed"]}`, made by the OSC table.
+Refusals from anyone (a page's, OSC's through `reports["osc"]`, the show's) are listed in the
+state's "errors" and "osc" for every page; "saved" says where the newest snapshot, recording and
+preset went. Its knobs are drawn from the parameter table it fetches (`GET /api/params`,
 `realtime.params`: name, type, range, unit, doc), one control per entry, each showing the state's
 `params.<name>`. The page never reaches the show: what it shows comes from the published `ShowState`,
 read on this server's thread (`board.wait_newer`), sent to every page at most `PAGE_HZ` times a
@@ -56,7 +60,7 @@ from ..show.state import StateFollower
 from ..show.thumbnail import KEYFRAME_PICTURE_SIZE
 from ..choices import PAGE_PORT as DEFAULT_PORT
 from .lan import invitation_text, lan_address
-from .page_commands import PageError, describe_commands, describe_params, make_command
+from .page_commands import PageError, describe_addresses, describe_commands, describe_params, make_command, make_from_address
 from .page_extras import encode_jpeg, listed_files, telemetry_json
 from .throttle import LogThrottle, Pace, Strikes, held_note
 
@@ -69,6 +73,12 @@ PAGE_HZ = 30.0  # state messages per page per second, at most
 FILES_EVERY_S = 2.0  # the presets and keyframes folders are listed this often
 TELEMETRY_EVERY_S = 1.0
 ERRORS_KEPT = 8
+# Events every page is told of (a short note), and those that say where a file went (kept in the
+# state's "saved": the page shows the newest path of each kind).
+TOLD_EVENTS = ("keyframe/added", "keyframe/restored", "record/started", "record/stopped", "snapshot/saved",
+               "preset/saved")
+SAVED_EVENTS = {"snapshot/saved": "snapshot", "record/started": "recording", "record/stopped": "recording",
+                "preset/saved": "preset"}
 MAX_MESSAGE = 64 * 1024  # bytes: a command is a few hundred
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")  # bound to one of these, no token is needed
 COOKIE = "stylevj_token"
@@ -153,14 +163,17 @@ class PageServer:
         self.address: tuple[str, int] | None = None
         self._submit, self._board, self._telemetry = submit, board, telemetry
         self._files = {path: resources.files(__package__) / "page_files" / name for path, (name, _) in FILES.items()}
-        self._controls = json.dumps({"type": "hello", "commands": describe_commands()})
+        self._controls = json.dumps({"type": "hello", "commands": describe_commands(), "addresses": describe_addresses()})
         self._params = json.dumps(describe_params()).encode()  # the table never changes while a show runs
         self._clients: set[_Client] = set()
         self._numbers = 0
         self._state: dict = {}
         self._jpeg: tuple[int, bytes] | None = None
         self._pictures: dict[int, str] = {}  # keyframe picture number -> JPEG data: URL
-        self._errors: deque[dict] = deque(maxlen=ERRORS_KEPT)
+        self._errors: deque[dict] = deque(maxlen=ERRORS_KEPT)  # refusals from anyone: the show's and this server's
+        self._error_serial = 0
+        self._saved: dict[str, str] = {}  # where the newest snapshot, recording and preset went
+        self.reports: dict[str, Callable[[], dict]] = {}  # more sections of the page's state ("osc": OSC's refusals)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -382,9 +395,13 @@ class PageServer:
                 raise PageError("not JSON") from None
             if not isinstance(data, dict):
                 raise PageError("a message is a JSON object")
-            command = make_command(data.get("command"), data.get("args"))
+            if "osc" in data:  # an integration's command by its OSC address (PAGE_ADDRESSES)
+                command = make_from_address(data.get("osc"), data.get("args"))
+            else:
+                command = make_command(data.get("command"), data.get("args"))
         except PageError as exc:
             self.counters.rejected += 1
+            self._note_error(str(exc), f"page {client.peer}")
             self._tell(client, {"type": "error", "message": str(exc)})
             return
         if not self._submit(command, ("page", client.number)):
@@ -478,6 +495,8 @@ class PageServer:
                     self._submit(c.SetThumbnails(True), ("page", 0))  # again, in case the show's queue was full
                 thumbnail_seen = state.thumbnail.serial if state.thumbnail is not None else -1
                 extras["files"] = listed_files(self.folders)
+            for name, report in self.reports.items():  # other adapters' counters (OSC's refusals)
+                extras[name] = report()
             if self._telemetry is not None and now - telemetry_at >= TELEMETRY_EVERY_S:
                 telemetry_at = now
                 extras["telemetry"] = telemetry_json(self._telemetry())
@@ -511,15 +530,22 @@ class PageServer:
         for number in set(self._pictures) - numbers:
             del self._pictures[number]
 
+    def _note_error(self, message: str, who: str) -> None:
+        """An error every page lists (newest last), with its wall-clock time: the page sorts the
+        show's, its own and OSC's refusals together by it."""
+        self._error_serial += 1
+        self._errors.append({"serial": self._error_serial, "at": time.time(), "message": message, "from": who})
+
     def _event(self, event) -> None:
         origin = event.origin
+        if event.name in SAVED_EVENTS and event.args and event.args[0]:
+            self._saved[SAVED_EVENTS[event.name]] = str(event.args[0])
         if event.name == "error":
-            self._errors.append({"serial": event.serial, "message": str(event.args[0] if event.args else ""),
-                                 "from": _who(origin)})
+            self._note_error(str(event.args[0] if event.args else ""), _who(origin))
             mine = next((cl for cl in self._clients if origin == ("page", cl.number)), None)
             if mine is not None:
                 self._tell(mine, {"type": "error", "message": str(event.args[0] if event.args else "")})
-        elif event.name in ("keyframe/added", "record/started", "record/stopped"):
+        elif event.name in TOLD_EVENTS:
             for client in self._clients:
                 self._tell(client, {"type": "event", "name": event.name, "args": [str(a) for a in event.args]})
 
@@ -531,12 +557,16 @@ class PageServer:
         out["pictures"] = {str(n): url for n, url in self._pictures.items()}
         out["fps"] = fps
         out["errors"] = list(self._errors)
+        out["saved"] = dict(self._saved)
         out["page"] = self.report()
         out.update(extras)
         return out
 
 
 def _who(origin: Any) -> str:
+    """Who sent a command, in a few words: 'osc 127.0.0.1 /stylevj/goto', 'page', 'keys'."""
+    if isinstance(origin, tuple) and len(origin) == 3 and origin[0] == "osc" and isinstance(origin[1], tuple):
+        return f"osc {origin[1][0]} {origin[2]}"
     if isinstance(origin, tuple) and origin:
         return str(origin[0])
     return "show"

@@ -1,6 +1,7 @@
 """What the operator page may send, and how the page learns to draw its controls.
 
     make_command("SetParam", {"name": "fader", "value": 0.5})   # a checked command, or a PageError
+    make_from_address("/stylevj/midi/learn", ["speed"])        # the same, by OSC address (PAGE_ADDRESSES)
     describe_commands()   # each page command's fields (kind, range, choices): the page's "hello"
     describe_params()     # the parameter table as `GET /api/params` answers it
 
@@ -21,6 +22,7 @@ from ..errors import StylevjError
 from ..params import PARAMS
 from ..show import Command
 from ..show import commands as c
+from .addresses import PREFIX, Address, OscError, lookup
 
 # What the page may send (no Quit: a stop needs the stage keys). Every knob of the parameter table
 # is one SetParam (or ToggleParam): the page draws those from `GET /api/params`, so no knob and no
@@ -28,11 +30,18 @@ from ..show import commands as c
 # (SetControl) read their ranges from the state, where each control carries its own. The one-knob
 # commands of before (SetSpeed, SetTruncation, SetPanel, ToggleOverlay, ...) are gone: every knob is SetParam.
 PAGE_COMMANDS: tuple[type[Command], ...] = (
-    c.Play, c.Pause, c.TogglePause, c.Goto, c.GotoKeyframe, c.AddSeedKeyframe, c.AddFileKeyframe,
-    c.AddCurrentKeyframe, c.RemoveKeyframe, c.MoveKeyframe, c.RenameKeyframe, c.LoadPreset,
-    c.SavePreset, c.StartRecording, c.StopRecording, c.Snapshot, c.SetControl, c.SetParam, c.ToggleParam,
+    c.Play, c.Pause, c.TogglePause, c.Goto, c.GotoKeyframe, c.Nudge, c.AddSeedKeyframe, c.AddFileKeyframe,
+    c.AddCurrentKeyframe, c.RemoveKeyframe, c.ClearKeyframes, c.UndoKeyframes, c.MoveKeyframe, c.RenameKeyframe,
+    c.LoadPreset, c.SavePreset, c.StartRecording, c.StopRecording, c.Snapshot, c.SetControl, c.SetParam,
+    c.ToggleParam, c.Tap, c.SetBpm,
 )
 PAGE_TABLE: dict[str, type[Command]] = {cls.__name__: cls for cls in PAGE_COMMANDS}
+
+# What the page may also send by OSC address, `{"osc": "/stylevj/midi/learn", "args": ["speed"]}`:
+# the integrations' commands (MIDI learn, frame outputs), made by the OSC table exactly as an OSC
+# message would be, so the page and a controller script say the same thing. Those the OSC table
+# does not hold (an integration not installed in this build) are left out of the page's "hello".
+PAGE_ADDRESSES: tuple[str, ...] = ("midi/learn", "midi/forget", "output/add", "output/remove")
 
 
 class PageError(StylevjError):
@@ -61,6 +70,43 @@ def make_command(name: Any, args: Any) -> Command:
         raise PageError(f"{name}: {exc}") from None
     except (TypeError, ValueError, ArithmeticError, RecursionError) as exc:  # any JSON value is a reply, never a drop
         raise PageError(f"{name}: {str(exc)[:200] or type(exc).__name__}") from None
+
+
+def page_addresses() -> dict[str, Address]:
+    """The PAGE_ADDRESSES the OSC table holds, by full address."""
+    out = {}
+    for path in PAGE_ADDRESSES:
+        try:
+            entry, bound = lookup(PREFIX + path)
+        except OscError:
+            continue
+        if not bound:
+            out[PREFIX + path] = entry
+    return out
+
+
+def make_from_address(address: Any, args: Any) -> Command:
+    """The command a page message names by OSC address (one of PAGE_ADDRESSES), made from its
+    list of arguments as an OSC message's would be; a PageError says why not."""
+    entry = page_addresses().get(address) if isinstance(address, str) else None
+    if entry is None:
+        raise PageError(f"the page cannot send {str(address)[:80]!r}")
+    if args is None:
+        args = []
+    if not isinstance(args, list):
+        raise PageError(f"{address}: arguments must be a list")
+    try:
+        return entry.make(args)
+    except OscError as exc:
+        raise PageError(str(exc)) from None
+    except (TypeError, ValueError, ArithmeticError, RecursionError) as exc:
+        raise PageError(f"{address}: {str(exc)[:200] or type(exc).__name__}") from None
+
+
+def describe_addresses() -> dict:
+    """The page's OSC-addressed commands this build holds: their arguments, in order."""
+    return {address: {"doc": entry.meaning, "args": [{"name": a.name, "optional": a.optional} for a in entry.args]}
+            for address, entry in page_addresses().items()}
 
 
 def _bound(x: float) -> float | None:

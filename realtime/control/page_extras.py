@@ -46,10 +46,22 @@ def telemetry_json(t: Any) -> dict | None:
     return {
         "gpus": [{"name": g.name, "utilization": g.utilization_percent, "memory_used": g.memory_used,
                   "memory_total": g.memory_total, "temperature": g.temperature_c, "power": g.power_w} for g in t.gpus],
-        "gpu_reason": t.nvml_reason,
+        "gpu_reason": gpu_words(t.nvml_reason),
         "host": {"cpu": host.cpu_percent, "memory_used": host.memory_used, "memory_total": host.memory_total,
                  "process_rss": host.process_rss},
     }
+
+
+def gpu_words(reason: str | None) -> str | None:
+    """Why there is no GPU reading, in words a VJ reads on a phone: NVML's bare error names
+    ('NVMLError_LibraryNotFound') become a sentence; anything already in words is kept."""
+    if not reason:
+        return reason
+    if "LibraryNotFound" in reason or "DriverNotLoaded" in reason:
+        return "no NVIDIA GPU or driver"
+    if reason.startswith("NVMLError"):
+        return "no GPU reading (the NVIDIA driver answered " + reason.removeprefix("NVMLError_").split(":")[0] + ")"
+    return reason
 
 
 def encode_jpeg(pixels: Any, size: int = THUMBNAIL_SIZE, quality: int = JPEG_QUALITY) -> bytes:

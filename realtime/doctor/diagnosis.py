@@ -44,6 +44,7 @@ def diagnose(
     """
     environ = os.environ if environ is None else environ
     osc_port = OSC_PORT if osc_port is None else osc_port
+    page_port_chosen = control_port is not None  # run serves the page elsewhere only when no port was given
     control_port = PAGE_PORT if control_port is None else control_port
     own_nvml = nvml is None
     if nvml is None:
@@ -67,7 +68,7 @@ def diagnose(
         findings.append(safely("PyAV", False, check_pyav))
         findings.append(safely("checkpoints", False, check_cache))
         findings.append(safely("OSC port", False, check_osc_port, osc_port))
-        findings.append(safely("page port", False, check_page_port, control_port))
+        findings.append(safely("page port", False, check_page_port, control_port, page_port_chosen))
         findings.append(safely("monitors", False, check_monitors, environ, monitors))
         findings.append(safely("audio in", False, check_audio, audio_inputs))
         findings.append(safely("NDI", False, check_ndi))

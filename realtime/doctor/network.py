@@ -3,26 +3,30 @@ as the show binds them) and the checkpoints already downloaded (a show that need
 
 from __future__ import annotations
 
+import os
 import socket
+from pathlib import Path
 
-from ..choices import PAGE_PORT
 from .report import Finding
 
 
 def check_osc_port(port: int) -> Finding:
-    """The OSC port, bound as UDP on all addresses as the server binds it."""
+    """The OSC port, bound as UDP on all addresses as the server binds it. Taken, `stylevj run`
+    cannot start its OSC server: a fail line, with a free port to use and who holds this one."""
     if port == 0:
         return Finding("OSC port", "ok", "UDP: any free port (0)")
     problem = bind_problem(socket.SOCK_DGRAM, "0.0.0.0", port)
     if problem is None:
         return Finding("OSC port", "ok", f"UDP {port} free")
     other = free_port_near(socket.SOCK_DGRAM, "0.0.0.0", port)
-    return Finding("OSC port", "degraded", f"UDP {port} in use ({problem}): the show needs another",
+    return Finding("OSC port", "fail", f"UDP {port} in use ({problem}{held_by('udp', port)}): stylevj run would stop there",
                    fix=f"stylevj run --osc-port {other}" if other else "stylevj run --no-osc")
 
 
-def check_page_port(port: int) -> Finding:
-    """The operator page's port, bound as TCP on 127.0.0.1."""
+def check_page_port(port: int, chosen: bool = True) -> Finding:
+    """The operator page's port, bound as TCP on 127.0.0.1. `chosen`: given with --control-port
+    (taken, `run` stops: a fail line); the default port taken is only degraded, as `run` then
+    serves the page on a free one."""
     if port == 0:
         return Finding("page port", "ok", "TCP: any free port (0)")
     problem = bind_problem(socket.SOCK_STREAM, "127.0.0.1", port)
@@ -30,9 +34,67 @@ def check_page_port(port: int) -> Finding:
         return Finding("page port", "ok", f"TCP 127.0.0.1:{port} free")
     other = free_port_near(socket.SOCK_STREAM, "127.0.0.1", port)
     fix = f"stylevj run --control-port {other}" if other else "stylevj run --no-control"
-    if port == PAGE_PORT:
-        return Finding("page port", "degraded", f"TCP {port} in use ({problem}): the page takes a free one (logged)", fix=fix)
-    return Finding("page port", "degraded", f"TCP {port} in use ({problem}): the show needs another", fix=fix)
+    holder = held_by("tcp", port)
+    if not chosen:
+        return Finding("page port", "degraded", f"TCP {port} in use ({problem}{holder}): the page takes a free one (logged)", fix=fix)
+    return Finding("page port", "fail", f"TCP {port} in use ({problem}{holder}): stylevj run would stop there", fix=fix)
+
+
+def held_by(protocol: str, port: int, proc: str | os.PathLike = "/proc") -> str:
+    """', held by PID 1234 (command)' when /proc says which process has the port bound, else ''
+    (another user's process, or no /proc: the line then names the port only)."""
+    holders = port_holders(protocol, port, proc)
+    if not holders:
+        return ""
+    return ", held by " + ", ".join(f"PID {pid} ({name})" if name else f"PID {pid}" for pid, name in holders[:3])
+
+
+def port_holders(protocol: str, port: int, proc: str | os.PathLike = "/proc") -> list[tuple[int, str]]:
+    """(pid, command) of each process holding a socket bound to local `port` ('udp' or 'tcp',
+    IPv4 and IPv6), found through /proc/net and the processes' fd links; [] when unreadable."""
+    root = Path(proc)
+    inodes: set[str] = set()
+    for table in (protocol, protocol + "6"):
+        try:
+            rows = (root / "net" / table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) > 9 and fields[1].rpartition(":")[2] == f"{port:04X}" and fields[9] != "0":
+                inodes.add(fields[9])
+    if not inodes:
+        return []
+    wanted = {f"socket:[{inode}]" for inode in inodes}
+    found: list[tuple[int, str]] = []
+    for entry in root.iterdir() if root.is_dir() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fds = list((entry / "fd").iterdir())
+        except OSError:  # gone, or another user's
+            continue
+        if any(_link(fd) in wanted for fd in fds):
+            found.append((int(entry.name), _command(entry)))
+    return sorted(found)
+
+
+def _link(fd: Path) -> str:
+    try:
+        return os.readlink(fd)
+    except OSError:  # closed meanwhile
+        return ""
+
+
+def _command(entry: Path) -> str:
+    try:
+        args = [a.decode("utf-8", "replace") for a in (entry / "cmdline").read_bytes().split(b"\0") if a]
+    except OSError:
+        return ""
+    if args:
+        args[:2] = [os.path.basename(a) if "/" in a else a for a in args[:2]]
+    text = " ".join(args)
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def bind_problem(kind: int, host: str, port: int) -> str | None:

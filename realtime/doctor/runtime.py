@@ -150,11 +150,9 @@ def check_generator(source: str, device: str) -> Finding:
 def check_nvml(nvml: Nvml) -> Finding:
     """NVML, which gives the GPU panel its numbers."""
     if not nvml.available:
-        reason = nvml.reason
-        if reason.startswith("NVMLError"):  # 'NVMLError_LibraryNotFound: NVML Shared Library Not Found'
-            reason = reason.partition(": ")[2] or reason
+        reason = nvml.reason  # in words: 'no NVIDIA driver on this machine (NVML Shared Library Not Found)'
         fix = "pip install nvidia-ml-py" if "pynvml" in reason else ""
-        return Finding("NVML", "missing", f"no NVML ({reason}): the GPU panel shows CPU and RAM", fix=fix)
+        return Finding("NVML", "missing", f"no NVML: {reason}; the GPU panel shows CPU and RAM", fix=fix)
     driver = nvml.query("nvmlSystemGetDriverVersion", default="?")
     cuda = nvml.query("nvmlSystemGetCudaDriverVersion")
     count = nvml.query("nvmlDeviceGetCount", default=0)

@@ -41,6 +41,7 @@ SPEED_START = 0.05  # keyframes/s: scaling the speed up from a stop starts here
 SPEED = TABLE["speed"].check  # keyframes (or W+ distance) per second; negative plays backwards
 TRUNCATION = TABLE["truncation"].check  # psi toward w_avg, applied after interpolation
 POSITION = number(-1e6, 1e6)  # keyframe units
+TRANSLATE_X, TRANSLATE_Y = TABLE["translate_x"].check, TABLE["translate_y"].check  # picture widths
 
 
 @dataclass(frozen=True)
@@ -82,12 +83,32 @@ class StyleMix(Checked):
 @dataclass(frozen=True)
 class Drive(Checked):
     """Modulation on top of the knobs (the music): removed (`Drive()`), the show is back on its base
-    speed and truncation, so a knob and the modulation never fight over one value."""
+    speed, truncation and StyleGAN3 input transform, so a knob and the modulation never fight over
+    one value. The player acts on speed, truncation and segments; the transform's offsets are
+    read by whoever draws (`transform`: the show loop and the render)."""
 
     speed: float = checked(SPEED, 0.0, "added to the speed along the direction of play")
     truncation: float = checked(TRUNCATION, 0.0, "added to the truncation (the sum kept within its range)")
     segments: float | None = checked(number(-1e9, 1e9, optional=True), None,
                                      "beat lock: path segments travelled by the beat clock (None: free running)")
+    translate_x: float = checked(TABLE["translate_x"].check, 0.0, "added to StyleGAN3's input translate_x")
+    translate_y: float = checked(TABLE["translate_y"].check, 0.0, "added to StyleGAN3's input translate_y")
+    rotate: float = checked(TABLE["rotate"].check, 0.0, "added to StyleGAN3's input rotate (degrees)")
+
+    def transform(self, knobs: tuple[float, float, float]) -> tuple[float, float, float]:
+        """StyleGAN3's input transform drawn: the knobs' (translate_x, translate_y, rotate) plus
+        this drive's, each translation kept within its knob's range and the turn taken modulo
+        360 (a turn of 370 degrees is one of 10). The live show (on its gliding knobs) and
+        `render --audio` (on the preset's) both draw through this, so a song time gives one
+        transform. Without a transform drive the knobs come back unchanged."""
+        x, y, turn = knobs
+        if self.translate_x:
+            x = min(max(x + self.translate_x, TRANSLATE_X.lo), TRANSLATE_X.hi)
+        if self.translate_y:
+            y = min(max(y + self.translate_y, TRANSLATE_Y.lo), TRANSLATE_Y.hi)
+        if self.rotate:
+            turn = math.remainder(turn + self.rotate, 360.0)
+        return x, y, turn
 
 
 def _check(name: str, check, value):
@@ -245,7 +266,8 @@ class Player:
 
     def set_drive(self, drive: Drive) -> None:
         """Modulate speed and truncation on top of their base values, or lock the position to a
-        beat clock (`drive.segments`); `Drive()` removes every modulation."""
+        beat clock (`drive.segments`); `Drive()` removes every modulation. The drive is kept
+        whole (`self.drive`): its transform offsets are read by whoever draws the frame."""
         if drive.segments is None:
             self._lock = None
         self.drive = drive

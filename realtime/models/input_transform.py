@@ -65,7 +65,18 @@ def supported(params: Params, G) -> Params:
     return params.replace(**{p.name: p.default for p in dropped})
 
 
+def knob_values(params: Params) -> tuple[float, float, float]:
+    """The transform's knobs as `params` sets them: (translate_x, translate_y, rotate)."""
+    x, y, turn = (float(params[n]) for n in TRANSFORM_PARAMS)
+    return x, y, turn
+
+
+def apply_transform(G, transform: tuple[float, float, float]) -> None:
+    """Set G's input transform to (translate_x, translate_y, rotate) (nothing for a generator without one)."""
+    if has_input_transform(G):
+        set_input_transform(G, *transform)
+
+
 def apply_params(G, params: Params) -> None:
     """Set G's input transform from the show's knobs (nothing for a generator without one)."""
-    if has_input_transform(G):
-        set_input_transform(G, *(params[n] for n in TRANSFORM_PARAMS))
+    apply_transform(G, knob_values(params))

@@ -45,6 +45,19 @@ class Overlays:
     def panel(self, name: str) -> Panel | None:
         return next((p for p in self.panels if p.name == name), None)
 
+    def start_telemetry(self) -> Overlays:
+        """For a show without a session (`stylevj render`): poll once now, so the first frame
+        already shows a sample (or, without NVML, says why in words), then keep polling on the
+        poller's thread as the stage does. Nothing to do without a GPU panel."""
+        if self.poller is not None and self.panel("gpu") is not None and not self.poller.running:
+            self.poller.poll_once()
+            self.poller.start()
+            first = self.poller.latest()
+            if first is not None:
+                log.info("GPU panel: %s", ", ".join(g.name or f"GPU {g.index}" for g in first.gpus) or "no GPU listed"
+                         if first.nvml_available else f"CPU and RAM ({first.nvml_reason})")
+        return self
+
     def close(self) -> None:
         """Stop the poll thread (GL objects go with the context)."""
         if self.poller is not None:

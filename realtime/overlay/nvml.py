@@ -57,8 +57,8 @@ class Nvml:
                     self._library.nvmlInit()
                 except Exception as exc:  # NVMLError_LibraryNotFound, DriverNotLoaded, ImportError, ...
                     self._state = "unavailable"
-                    self._reason = _describe(exc)
-                    log.info("NVML unavailable (%s): the GPU panel shows CPU and RAM instead", self._reason)
+                    self._reason = why_unavailable(exc)
+                    log.info("NVML unavailable: %s; the GPU panel shows CPU and RAM instead", self._reason)
                 else:
                     self._state = "ready"
             return self._state == "ready"
@@ -112,6 +112,28 @@ class Nvml:
         if isinstance(value, bytes):
             return value.decode("utf-8", "replace")
         return value
+
+
+# Why NVML did not start, in words a user reads on the GPU panel, the page and `doctor` (the
+# driver's own message follows in brackets).
+_UNAVAILABLE = {
+    "NVMLError_LibraryNotFound": "no NVIDIA driver on this machine",
+    "NVMLError_DriverNotLoaded": "the NVIDIA driver is installed but not loaded",
+    "NVMLError_NoPermission": "no permission to ask the NVIDIA driver",
+    "NVMLError_LibRmVersionMismatch": "the NVIDIA driver and its library differ in version (reboot after an update)",
+    "ModuleNotFoundError": "pynvml (nvidia-ml-py) is not installed",
+    "ImportError": "pynvml (nvidia-ml-py) did not load",
+}
+
+
+def why_unavailable(exc: BaseException) -> str:
+    """NVML's start-up failure as a sentence: 'no NVIDIA driver on this machine (NVML Shared
+    Library Not Found)', never a bare 'NVMLError_LibraryNotFound'."""
+    words = _UNAVAILABLE.get(type(exc).__name__)
+    if words is None:
+        return f"NVML did not start ({_describe(exc)})"
+    text = str(exc).strip()
+    return f"{words} ({text})" if text and type(exc).__name__ not in text and text not in words else words
 
 
 def _describe(exc: BaseException) -> str:

@@ -21,7 +21,7 @@ import torch
 from ..display import Compositor, HeadlessSurface, HostSink
 from ..images import to_pixels
 from ..latent import Player
-from ..models.input_transform import apply_params, supported
+from ..models.input_transform import apply_transform, knob_values, supported
 from ..presets import Preset, cue_timeline
 from ..progress import progress_bar
 from .encoder import VideoWriter
@@ -51,22 +51,34 @@ class RenderResult:
         return not self.interrupted and not self.shortfall
 
 
+class NonFiniteFrame(Exception):
+    """The generator gave NaN or inf for a frame: the render stops there, naming it."""
+
+    def __init__(self, frame: int) -> None:
+        super().__init__(f"frame {frame}: the generator gave non-finite values (NaN or inf)")
+        self.frame = frame
+
+
 FrameHook = Callable[[int, Player], None]
 """Called with (n, player) before frame n is advanced to: `render --audio` sets the music's drive
 for time n / fps here (the CLI passes it, so this module knows nothing of audio)."""
 
 
-def path_times(player: Player, preset: Preset, fps: float, frames: int, before_frame: FrameHook | None = None):
-    """W+ and path position of each frame n at show time n / fps (a generator)."""
+def path_times(player: Player, preset: Preset, fps: float, frames: int, before_frame: FrameHook | None = None,
+               first: int = 0):
+    """W+ and path position of each frame n = first .. first + frames - 1 at show time n / fps (a
+    generator). The frames before `first` are walked without being drawn (cheap: the path only), so
+    a range that starts mid-show is in exactly the state a whole render reaches there."""
     timeline = cue_timeline(preset)
-    for n in range(frames):
+    for n in range(first + frames):
         if before_frame is not None:
             before_frame(n, player)
         if timeline is not None:
             player.seek(timeline.position(n / fps))
         elif n:
             player.advance(1.0 / fps)
-        yield player.current(), player.position
+        if n >= first:
+            yield player.current(), player.position
 
 
 def loop_frames(player: Player, fps: float, loops: float) -> int:
@@ -86,8 +98,10 @@ def loop_frames(player: Player, fps: float, loops: float) -> int:
 
 def render(G, player: Player, preset: Preset, writer: VideoWriter, frames: int, fps: float,
            size: tuple[int, int], fit: str = "contain", overlays: list | None = None,
-           before_frame: FrameHook | None = None) -> RenderResult:
-    """Render `frames` frames of the show into `writer`; always leaves a finished file."""
+           before_frame: FrameHook | None = None, first: int = 0) -> RenderResult:
+    """Render `frames` frames of the show into `writer`, from frame `first` on (a range of a
+    distributed render); always leaves a finished file. A frame with non-finite values (NaN, inf)
+    stops it, named by its number."""
     generated: queue.Queue = queue.Queue(maxsize=3)
     encoded: queue.Queue = queue.Queue(maxsize=3)
     stop = threading.Event()
@@ -96,14 +110,22 @@ def render(G, player: Player, preset: Preset, writer: VideoWriter, frames: int, 
     def generate() -> None:
         try:
             with torch.inference_mode():
-                apply_params(G, supported(preset.params, G))  # StyleGAN3's input transform, as the preset sets it
+                knobs, drawn = knob_values(supported(preset.params, G)), None  # StyleGAN3's input transform, as
+                # the preset sets it, moved each frame by the music's drive as live (`Drive.transform`)
                 rgba = torch.full((G.resolution, G.resolution, 4), 255, dtype=torch.uint8, device=G.device)
-                for w, position in path_times(player, preset, fps, frames, before_frame):
+                for n, (w, position) in enumerate(path_times(player, preset, fps, frames, before_frame, first), first):
                     if stop.is_set():
                         break
+                    if (transform := player.drive.transform(knobs)) != drawn:
+                        apply_transform(G, transform)
+                        drawn = transform
                     bend = player.controls.bends()  # None while no bend control is away from neutral
-                    img = G.synthesis(w.unsqueeze(0), noise_mode=preset.generator.noise, **({} if bend is None else {"bend": bend}))
+                    img = G.synthesis(w.unsqueeze(0).to(G.device), noise_mode=preset.generator.noise, **({} if bend is None else {"bend": bend}))
+                    if not bool(torch.isfinite(img).all()):  # the generator's sanity check: never encode NaN as black
+                        raise NonFiniteFrame(n)
                     generated.put((to_pixels(img, rgba).cpu().clone(), w, position))
+        except NonFiniteFrame as exc:
+            failure.append(str(exc))
         except Exception as exc:  # reported below; the file keeps what was rendered
             failure.append(f"generator error: {type(exc).__name__}: {exc}")
         finally:
@@ -134,7 +156,7 @@ def render(G, player: Player, preset: Preset, writer: VideoWriter, frames: int, 
             sink.upload(pixels)
             for overlay in overlays or ():
                 if hasattr(overlay, "update"):
-                    overlay.update(w, done / fps)
+                    overlay.update(w, (first + done) / fps)
             compositor.draw(surface, sink.current, overlays=(overlays or ()) if preset.params.overlay else (), level=level)
             encoded.put(surface.read_pixels()[..., :3].copy())
             done += 1

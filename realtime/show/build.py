@@ -27,6 +27,7 @@ from ..latent.layer_ranges import parse_layers, rows_of
 from ..models import truncate
 from ..params import Params
 from ..presets import ControlSpec, KeyframeSpec, Preset, PresetError, relative_path
+from .state import MidiState
 
 if TYPE_CHECKING:  # pragma: no cover
     from .state import ShowState
@@ -42,11 +43,14 @@ class LiveShow:
     params: Params
     mix: StyleMix | None
     controls: tuple[ControlReading, ...] = ()
+    midi: MidiState = MidiState()  # the MIDI mappings (saved as [[midi]])
+    outputs: tuple = ()  # OutputReports (frame outputs): each one's `spec` is saved as [[outputs]]
 
     @classmethod
-    def of(cls, player: Player, params: Params) -> LiveShow:
+    def of(cls, player: Player, params: Params, midi: MidiState | None = None, outputs: tuple = ()) -> LiveShow:
         """The show as it stands now (call on the render thread, which moves the player)."""
-        return cls(player.keyframes, player.position, params, player.mix, player.controls.readings())
+        return cls(player.keyframes, player.position, params, player.mix, player.controls.readings(), midi or MidiState(),
+                   outputs)
 
 
 def load_keyframes(preset: Preset, G) -> list[Keyframe]:
@@ -197,5 +201,6 @@ def capture(preset: Preset, live: LiveShow | ShowState, path: str | Path, saved:
     return replace(
         saved_preset, keyframes=keyframe_specs(live.keyframes, path, saved),
         play=replace(saved_preset.play, position=round(live.position, 6)), mix=live.mix,
-        controls=control_specs(live.controls), base_dir=path.resolve().parent,
+        controls=control_specs(live.controls), midi=live.midi.mappings, base_dir=path.resolve().parent,
+        outputs=tuple(o.spec for o in live.outputs),
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Hashable
 
@@ -20,6 +20,7 @@ import numpy as np
 import torch.utils._python_dispatch  # noqa: F401 - what torch imports on first use, imported here: the
 import torch._subclasses.schema_check_mode  # noqa: F401   render thread never reads a module file
 
+from ..clock import BeatClock, BeatReading, ClockError
 from ..display.compositor import Compositor
 from ..display.frames import FrameSink, HostSink
 from ..display.surface import Surface
@@ -33,7 +34,8 @@ from ..presets import Preset
 from ..outputs import Outputs
 from .commands import Command, CommandError, CommandQueue, FileSaved, Folders, LoadFailed, Pending
 from .loader import Loader
-from .state import EVENTS_KEPT, AudioState, CommandCounts, Event, ShowState, StateBoard
+from .removed import Removed
+from .state import EVENTS_KEPT, AudioState, CommandCounts, Event, MidiState, ShowState, StateBoard
 from .thumbnail import KeyframePictures, Thumbnail, ThumbnailTap
 from .worker import Frame, GeneratorWorker
 
@@ -65,6 +67,7 @@ class Show:
         crossfade: bool = False, folders: Folders | None = None, clock: Callable[[], float] = time.perf_counter,
         preset: Preset | None = None, recorder: LiveRecorder | None = None, overlays: list | None = None,
         timeline: CueTimeline | None = None, queue_size: int = 1024, outputs: Outputs | None = None,
+        beat_clock: BeatClock | None = None,
     ) -> None:
         self.player = player
         self.worker = worker
@@ -80,6 +83,9 @@ class Show:
         fader = TABLE["fader"]
         self._fader = Glide(self.params.fader, fader.slew, fader.high - fader.low)  # the level the stage shows, gliding
         self.clock = clock
+        self.beat_clock = beat_clock or BeatClock(tempo=self.params.tempo)  # Link, MIDI clock, taps, music, fixed
+        self.params = self._clock_source(self.params)
+        self.beat = BeatReading(source=self.params.clock)  # the beat clock at the last refresh
         self.recorder = recorder
         self.outputs = outputs or Outputs()  # frame outputs (NDI): fed after drawing, started by the session
         self.timeline = timeline  # `run --cues`: the cue times set the position
@@ -87,8 +93,10 @@ class Show:
         self.board = StateBoard()
         self.thumbnails = False  # SetThumbnails: publish a small copy of the frame (a page is watching)
         self.audio = AudioState()  # what the audio adapter reports (SetAudioSource, AudioHeard)
+        self.midi = MidiState(mappings=self.preset.midi)  # the controllers' mappings (MidiMap, MidiLearn, SetMidiPorts)
         self.thumbnail_tap = ThumbnailTap()
         self.keyframe_pictures = KeyframePictures()  # MakeKeyframePictures: the page's strip
+        self.removed = Removed()  # what keyframe removals and clears took (UndoKeyframes)
         self._thumbnail: Thumbnail | None = None
         self.loader = Loader(LoadFailed)  # its thread is started by the session
         self._waiting_for_loads: deque[Pending] = deque()  # commands of senders whose file is loading, in order
@@ -140,6 +148,11 @@ class Show:
                 if p.needs and p.needs not in has and params[name] != p.default:
                     raise CommandError(f"{name} needs {p.requirement}")
         params = self._playable(params)
+        joining = params.clock != self.params.clock
+        if joining:
+            params = self._clock_source(params, lenient)
+        if params.tempo != self.params.tempo:  # proposed to Link unless the same change chose Link (a preset)
+            self.beat_clock.set_tempo(params.tempo, self.clock(), propose=not joining)
         old, self.params = self.params, params
         changed = {name for name in params if params[name] != old[name]}
         if not changed:
@@ -160,6 +173,31 @@ class Show:
     def _playable(self, params: Params) -> Params:
         """`params` without the knobs this generator cannot act on (one warning names them)."""
         return supported(params, self.worker.G)
+
+    def _clock_source(self, params: Params, lenient: bool = True) -> Params:
+        """Follow `params.clock` with the beat clock; a source it cannot follow (Link without a
+        session) is refused, or, `lenient` (a preset loaded whole), kept as it was with a warning."""
+        try:
+            self.beat_clock.select(params.clock)
+        except ClockError as exc:
+            if not lenient:
+                raise
+            log.warning("%s; the beat clock stays on %s", exc, self.beat_clock.source)
+            return params.replace(clock=self.beat_clock.source)
+        return params
+
+    def _lock_to_beat(self) -> None:
+        """Beat-locked arrivals: with a [[audio.mappings]] beat -> path, the path travels one
+        segment per `every` beats of the beat clock as read at this refresh (free while it has
+        no tempo or its transport is stopped)."""
+        audio = self.preset.audio
+        every = next((m.every for m in (audio.mappings if audio is not None else ()) if m.target == "path"), None)
+        if every is None:
+            return
+        beat = self.beat
+        segments = min(max(beat.beat / every, -1e9), 1e9) if beat.running and beat.bpm > 0 else None
+        if segments != self.player.drive.segments:
+            self.player.set_drive(replace(self.player.drive, segments=segments))
 
     def _params_of_parts(self, base: Params) -> Params:
         """`base` with what the parts were built with (the player's motion, the panels shown)."""
@@ -206,16 +244,18 @@ class Show:
         dt = 0.0 if self._last_tick is None else now - self._last_tick
         self._last_tick = now
         self.apply_commands()
+        self.beat = self.beat_clock.read(now)
         if self.timeline is not None:
             if self._timeline_start is None:
                 self._timeline_start = now
             self.player.seek(self.timeline.position(now - self._timeline_start))
             self.player.controls.advance(dt)  # the cues set the position; the knobs still glide
         else:
+            self._lock_to_beat()
             for name in self.player.advance(dt):
                 self.emit(name)
         self.worker.request(self.player.current(), self.player.position, self.player.controls.bends(), self.params.noise,
-                            self._input.toward(self.params, dt))
+                            self.player.drive.transform(self._input.toward(self.params, dt)))  # knobs + music
         self._upload_newest(now)
         mix = 1.0
         if self.crossfade and self.sink.previous is not None:
@@ -414,7 +454,8 @@ class Show:
                                                                  q.refused, self.commands.work),
             drive=p.drive, audio=self.audio, controls=p.controls.readings(),
             events=tuple(self._events), thumbnail=self._thumbnail,
-            keyframe_pictures=self.keyframe_pictures.all_of(p.keyframes), outputs=self.outputs.reports(),
+            keyframe_pictures=self.keyframe_pictures.all_of(p.keyframes), outputs=self.outputs.reports(), beat=self.beat,
+            undo=len(self.removed), features=features(self.worker.G), midi=self.midi,
         )
 
     # ---- running ---------------------------------------------------------------------------
@@ -452,6 +493,8 @@ class Show:
         snapshots = self.folders.snapshots
 
         def job() -> Command:  # the loader's thread: resolving a name asks the filesystem
+            if path.parent == snapshots:  # the user's snapshots folder is made on first use
+                snapshots.mkdir(parents=True, exist_ok=True)
             if confined and not path.resolve().is_relative_to(snapshots.resolve()):
                 raise StylevjError(f"'{path.name}' leaves the snapshots folder")
             self.last_snapshot = save_png(pixels, path)  # set once the file is whole

@@ -16,9 +16,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import Hashable
 
+from ..clock import BeatReading
 from ..latent import Drive, Keyframe, PathSettings, StyleMix
 from ..latent.controls import ControlReading
 from ..latent.hearing import Heard
+from ..midi_mapping import MidiMapping
 from ..outputs import OutputReport
 from ..params import Params
 from ..presets import Preset
@@ -79,6 +81,24 @@ class AudioState:
 
 
 @dataclass(frozen=True)
+class MidiState:
+    """The MIDI controllers as the show holds them: the mappings (show data: saved in presets,
+    journaled, changed by MidiMap / MidiForget / MidiLearn), the knob being learned, and the ports
+    the MIDI adapter last reported open (SetMidiPorts), with why one is missing."""
+
+    mappings: tuple[MidiMapping, ...] = ()
+    learning: str | None = None  # the knob or trigger the next moved control maps to (MidiLearn)
+    learns: int = 0  # learns armed so far: the adapter answers each one once
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    problem: str = ""  # why a port asked for is not open (unknown name, no backend), or ""
+
+    def to_json(self) -> dict:
+        return {"in": list(self.inputs), "out": list(self.outputs), "learning": self.learning,
+                "mappings": [m.to_json() for m in self.mappings], "problem": self.problem}
+
+
+@dataclass(frozen=True)
 class ShowState:
     """The whole show at one refresh, for feedback, `/stylevj/state`, the journal and the page."""
 
@@ -100,12 +120,16 @@ class ShowState:
     preset: Preset = Preset()  # what the show was started with (or loaded): the base a save captures onto
     commands: CommandCounts = CommandCounts()
     controls: tuple[ControlReading, ...] = ()  # the knobs: value (target) and current (gliding), in order
-    drive: Drive = Drive()  # the music's modulation on top of speed and truncation (both stay the base values)
+    drive: Drive = Drive()  # the music's modulation on top of speed, truncation and the transform (all stay the base values)
     audio: AudioState = AudioState()
     events: tuple[Event, ...] = field(default=(), repr=False)
     thumbnail: Thumbnail | None = field(default=None, repr=False)  # while SetThumbnails is on (the page)
     keyframe_pictures: tuple[KeyframePicture | None, ...] = field(default=(), repr=False)  # beside `keyframes` (MakeKeyframePictures)
     outputs: tuple[OutputReport, ...] = ()  # the frame outputs (NDI): name as sent, size, frames/s, receivers, drops
+    beat: BeatReading = BeatReading()  # the beat clock at this refresh (realtime/clock): tempo, beat, source, Link peers
+    midi: MidiState = MidiState()  # controllers: mappings, learning, ports (realtime/control/midi.py)
+    undo: int = 0  # keyframe removals and clears that UndoKeyframes can put back
+    features: frozenset[str] = frozenset()  # what the generator offers of the knobs' `needs` ("stylegan3")
 
     # Views of `params` under the names the journal, captures and older readers use.
     @property
@@ -156,9 +180,15 @@ class ShowState:
                          "refused": self.commands.refused, "work": self.commands.work},
             "controls": {c.name: {"kind": c.kind, "value": c.value, "current": c.current, "range": [c.low, c.high],
                                   "slew": c.slew} for c in self.controls},
-            "drive": {"speed": self.drive.speed, "truncation": self.drive.truncation, "segments": self.drive.segments},
+            "drive": {"speed": self.drive.speed, "truncation": self.drive.truncation, "segments": self.drive.segments,
+                      "translate_x": self.drive.translate_x, "translate_y": self.drive.translate_y,
+                      "rotate": self.drive.rotate},
             "audio": self.audio.to_json(),
             "outputs": [o.to_json() for o in self.outputs],
+            "clock": self.beat.to_json(),  # {"bpm", "source", "peers", "beat", "running"}
+            "midi": self.midi.to_json(),
+            "undo": self.undo,
+            "generator": {"features": sorted(self.features)},  # a knob whose `needs` is missing here does nothing
         }
 
 

@@ -14,6 +14,8 @@ let ws = null;
 let selected = null;  // index of the selected keyframe
 let drag = null;  // {from, card, target}
 const HOLD_MS = 900;  // a control the user just touched is not overwritten by the state for this long
+const NUDGE = 0.05;  // keyframe units per Nudge tap, as the stage's arrow keys
+const CLEAR_ARM_MS = 3000;
 
 function send(command, args) {
   if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ command, args: args || {} }));
@@ -51,9 +53,31 @@ function connect() {
     if (m.type === "hello") { hello = m; build(); }
     else if (m.type === "state") { Object.assign(state, m.state); render(Object.keys(m.state)); }
     else if (m.type === "error") toast(m.message);
-    else if (m.type === "event") toast(m.name.replace("/", " ") + (m.args.length ? ": " + m.args.join(" ") : ""), "info");
+    else if (m.type === "event") toast(eventWords(m.name, m.args), "info");
   };
 }
+
+// What the show's events say to the operator; any other event: its name and arguments.
+const EVENT_WORDS = {
+  "keyframe/added": (a) => `keyframe ${a[0]} added`,
+  "keyframe/restored": (a) => `${a[1]} keyframe${a[1] === "1" ? "" : "s"} put back at ${a[0]}`,
+  "snapshot/saved": (a) => `snapshot saved: ${a[0]}`,
+  "record/started": (a) => `recording to ${a[0]}`,
+  "record/stopped": (a) => a[0] ? `recording saved: ${a[0]}` : "recording stopped",
+  "preset/saved": (a) => `preset saved: ${a[0]}`,
+};
+
+function eventWords(name, args) {
+  const words = EVENT_WORDS[name];
+  return words ? words(args) : name.replace("/", " ") + (args.length ? ": " + args.join(" ") : "");
+}
+
+// An integration's command, by its OSC address (the page's "hello" lists those this build has).
+function sendOsc(address, args) {
+  if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ osc: address, args }));
+  else toast("not connected to the show");
+}
+function canSend(address) { return Boolean(hello && hello.addresses && hello.addresses[address]); }
 
 function showPicture(blob) {
   const img = $("#picture");
@@ -70,6 +94,16 @@ function build() {
   const seed = arg("AddSeedKeyframe", "seed"), psi = arg("AddSeedKeyframe", "truncation");
   Object.assign($("#seed"), { min: seed.lo, max: seed.hi });
   Object.assign($("#psi"), { min: psi.lo, max: psi.hi });
+  const bpm = arg("SetBpm", "bpm");
+  Object.assign($("#bpm"), { min: bpm.lo, max: bpm.hi });
+  $("#output-add").hidden = !canSend("/stylevj/output/add");
+  if (table) buildParams();  // again: the learn buttons come with the hello
+  if (canSend("/stylevj/midi/learn")) {  // the triggers a note or button can fire, beside their buttons
+    for (const [button, trigger] of [["#tap", "tap"], ["#snapshot", "snapshot"], ["#record", "record"]]) {
+      if (!document.querySelector(`button.learn[data-learn="${trigger}"]`)) $(button).after(learnButton(trigger));
+    }
+  }
+  errorsSeen = null;  // a (re)connect: the errors already listed are not news
   render(Object.keys(state));
 }
 
@@ -78,6 +112,7 @@ function build() {
 // Where a knob goes is the only thing said here: the stage's own (the fader, blackout) in the bar
 // that stays on screen, every other knob in "Transport and look", in the table's order.
 const STAGE_BAR = ["fader", "blackout"];
+const BEAT = ["clock", "tempo"];  // the beat clock's knobs: in the Beat section, beside tap and nudge
 let tableFailures = 0;
 
 function loadTable() {
@@ -96,18 +131,69 @@ function paramValue(name) {  // the live value; a show that publishes no "params
 
 function setParam(name, value) { send("SetParam", { name, value }); }
 
+let chosenKnob = null;  // the knob touched last: key L arms MIDI learn for it
+
 function buildParams() {
   $("#params").textContent = "";
   $("#stage-bar").textContent = "";
+  $("#beat-params").textContent = "";
+  const learning = canSend("/stylevj/midi/learn");
   for (const p of table) {
     const staged = STAGE_BAR.includes(p.name);
+    const box = staged ? $("#stage-bar") : BEAT.includes(p.name) ? $("#beat-params") : $("#params");
     const el = p.type === "bool" ? (staged ? stageButton(p) : toggle(p)) : p.type === "choice" ? menu(p)
       : p.min === null || p.max === null ? numberOnly(p) : slider(p);
     el.dataset.param = p.name;
     el.title = p.doc + (p.unit ? " (" + p.unit + ")" : "") + " · OSC " + p.osc;
-    (staged ? $("#stage-bar") : $("#params")).appendChild(el);
+    if (p.needs) { el.dataset.needs = p.needs; el.dataset.requirement = p.requirement || p.needs; }
+    const choose = () => {
+      chosenKnob = p.name;
+      document.querySelectorAll("[data-param].chosen").forEach((other) => other.classList.remove("chosen"));
+      el.classList.add("chosen");
+    };
+    el.addEventListener("pointerdown", choose, true);
+    el.addEventListener("focusin", choose);
+    if (learning && p.learnable) {
+      const learn = learnButton(p.name);
+      if (el.classList.contains("slider")) { el.classList.add("with-learn"); el.appendChild(learn); }
+      else {  // beside a checkbox's or menu's label, never inside it (a tap there would toggle the box)
+        const pair = document.createElement("span");
+        pair.className = "pair";
+        pair.append(el, learn);
+        box.appendChild(pair);
+        continue;
+      }
+    }
+    box.appendChild(el);
   }
   renderParams();
+  renderNeeds();
+  renderMidi();
+}
+
+function learnButton(name) {  // arms MIDI learn: the next control moved on a controller drives this knob
+  const button = document.createElement("button");
+  button.className = "learn";
+  button.textContent = "learn";
+  button.dataset.learn = name;
+  button.title = "MIDI learn: then move a knob, fader or key on the controller";
+  button.addEventListener("click", () => sendOsc("/stylevj/midi/learn", [name]));
+  return button;
+}
+
+// Knobs the generator cannot act on (StyleGAN3's translate and rotate on a StyleGAN2 network) are
+// hidden, and one line says what they need; until the state names the generator, all are shown.
+function renderNeeds() {
+  const features = state.generator && state.generator.features;
+  const lacking = {};
+  for (const el of document.querySelectorAll("[data-needs]")) {
+    const missing = Array.isArray(features) && !features.includes(el.dataset.needs);
+    (el.closest(".pair") || el).hidden = missing;
+    if (missing) (lacking[el.dataset.requirement] = lacking[el.dataset.requirement] || []).push(el.dataset.param.replace(/_/g, " "));
+  }
+  const lines = Object.entries(lacking).map(([need, names]) => `${names.join(", ")}: ${names.length > 1 ? "need" : "needs"} ${need}`);
+  $("#lacking").textContent = lines.join(" · ");
+  $("#lacking").hidden = !lines.length;
 }
 
 function renderParams() {
@@ -241,16 +327,182 @@ function render(keys) {
     $("#record").textContent = on ? "Stop recording" : "Record";
     $("#record").classList.toggle("on", on);
   }
-  if (has("errors")) {
-    const list = $("#errors");
-    list.textContent = "";
-    for (const e of state.errors.slice().reverse()) {
-      const li = document.createElement("li");
-      li.textContent = e.message + " (" + e.from + ")";
-      list.appendChild(li);
-    }
+  if (has("errors") || has("osc")) renderErrors();
+  if (has("clock") || has("audio")) renderTempo();
+  if (has("undo")) {
+    $("#kf-undo").disabled = !state.undo;
+    $("#kf-undo").textContent = state.undo ? `Undo remove (${state.undo})` : "Undo remove";
   }
+  if (has("saved")) renderSaved();
+  if (has("outputs")) renderOutputs();
+  if (has("midi")) renderMidi();
+  if (has("generator")) renderNeeds();
   renderStatus();
+}
+
+// ---- errors from anyone: this page, other pages, OSC senders, the show --------------------------
+
+let errorsSeen = null;  // keys of the errors already shown; null: take what is listed now as seen
+
+function allErrors() {  // the page server's list (the show's and the pages' refusals) and OSC's own
+  const osc = state.osc && Array.isArray(state.osc.recent) ? state.osc.recent : [];
+  return (state.errors || []).concat(osc).sort((a, b) => (a.at || 0) - (b.at || 0));
+}
+
+function renderErrors() {
+  const errors = allErrors();
+  const list = $("#errors");
+  list.textContent = "";
+  for (const e of errors.slice().reverse()) {
+    const li = document.createElement("li");
+    const when = e.at ? new Date(e.at * 1000).toLocaleTimeString() + " " : "";
+    li.textContent = when + e.message + " (" + e.from + ")";
+    list.appendChild(li);
+  }
+  $("#errors-title").hidden = !errors.length;
+  const keys = errors.map((e) => e.from + "|" + e.serial + "|" + e.at);
+  const fresh = errorsSeen === null ? [] : errors.filter((e, i) => !errorsSeen.has(keys[i]));
+  errorsSeen = new Set(keys);
+  // This page's own refusals arrive as its own messages (a toast already); the others' are news here.
+  for (const e of fresh.slice(-3)) if (!String(e.from).startsWith("page")) toast(e.message + " (" + e.from + ")");
+  const badge = $("#error-badge");
+  const total = (state.commands ? state.commands.failed : 0) + (state.osc ? state.osc.refused : 0)
+    + (state.page ? state.page.rejected : 0);
+  badge.hidden = !total;
+  badge.textContent = "⚠ " + total;
+  badge.title = errors.length ? "latest: " + errors[errors.length - 1].message : "refused commands";
+}
+
+// ---- the beat: tempo, its source, Link peers, a dot on each beat ---------------------------------
+
+let lastBeat = null;
+
+function renderTempo() {
+  const clock = state.clock, audio = state.audio;
+  let bpm = null, words = "no tempo yet", beat = null;
+  if (clock && typeof clock.bpm === "number" && !(clock.bpm > 0)) {
+    words = `no tempo yet · ${clock.source || "?"}` + (clock.source === "link" ? ` · ${clock.peers || 0} Link peers` : "");
+  } else if (clock && typeof clock.bpm === "number") {
+    bpm = clock.bpm;
+    beat = typeof clock.beat === "number" ? Math.floor(clock.beat) : null;
+    words = `${bpm.toFixed(1)} BPM · ${clock.source || "?"}`
+      + (clock.source === "link" || clock.peers ? ` · ${clock.peers || 0} Link peer${clock.peers === 1 ? "" : "s"}` : "");
+  } else if (audio && audio.bpm) {
+    bpm = audio.bpm;
+    beat = audio.beat;
+    words = `${bpm.toFixed(1)} BPM · ${audio.source ? "audio" : "tap"}`;
+  }
+  $("#tempo-words").textContent = words;
+  const mini = $("#tempo-mini");
+  mini.hidden = bpm === null;
+  mini.querySelector(".bpm-text").textContent = bpm === null ? "" : bpm.toFixed(1);
+  if (bpm !== null && !busy($("#bpm"))) $("#bpm").placeholder = bpm.toFixed(1);
+  if (beat !== null && beat !== lastBeat) {
+    if (lastBeat !== null) blink();
+    lastBeat = beat;
+  }
+}
+
+function blink() {  // the beat dots light for a moment on each new beat
+  for (const dot of document.querySelectorAll(".beat-dot")) {
+    dot.classList.remove("on");
+    void dot.offsetWidth;  // restart the fade
+    dot.classList.add("on");
+  }
+}
+
+// ---- where files went ------------------------------------------------------------------------------
+
+function renderSaved() {
+  const saved = state.saved || {}, box = $("#saved");
+  box.textContent = "";
+  const recording = state.recording && state.recording.file;
+  for (const [kind, label] of [["snapshot", "last snapshot"], ["recording", recording ? "recording to" : "last recording"],
+                               ["preset", "last preset"]]) {
+    if (!saved[kind]) continue;
+    const dt = document.createElement("dt"), dd = document.createElement("dd");
+    dt.textContent = label;
+    dd.textContent = saved[kind];
+    dd.dataset.saved = kind;
+    box.append(dt, dd);
+  }
+  box.hidden = !box.children.length;
+}
+
+// ---- frame outputs (NDI): each with what it sends, add and remove ----------------------------------
+
+let outputsShape = "";
+
+function renderOutputs() {
+  const outputs = Array.isArray(state.outputs) ? state.outputs : [];
+  const adding = canSend("/stylevj/output/add");
+  $("#outputs-box").hidden = !outputs.length && !adding;
+  const shape = JSON.stringify(outputs) + canSend("/stylevj/output/remove");
+  if (shape === outputsShape) return;
+  outputsShape = shape;
+  const list = $("#outputs");
+  list.textContent = "";
+  for (const o of outputs) {
+    const li = document.createElement("li");
+    li.dataset.output = o.name;
+    const size = Array.isArray(o.size) ? o.size.join("×") : o.size || "stage size";
+    const text = document.createElement("span");
+    const name = o.sent_as && o.sent_as !== o.name ? `${o.name} (sent as ${o.sent_as})` : o.name;
+    text.textContent = `${name} · ${o.kind || "?"} · ${size}${o.clean ? " · clean" : ""} · `
+      + `${typeof o.fps === "number" ? o.fps.toFixed(1) : "?"} fps · ${o.receivers ?? "?"} receiver${o.receivers === 1 ? "" : "s"}`
+      + ` · ${o.dropped ?? 0} dropped` + (o.error ? " · " + o.error : "");
+    li.appendChild(text);
+    if (canSend("/stylevj/output/remove")) {
+      const remove = document.createElement("button");
+      remove.className = "danger";
+      remove.textContent = "Remove";
+      remove.addEventListener("click", () => sendOsc("/stylevj/output/remove", [o.name]));
+      li.appendChild(remove);
+    }
+    list.appendChild(li);
+  }
+}
+
+// ---- MIDI: ports, learning, the mappings with forget ------------------------------------------------
+
+let mappingsShape = "";
+
+function renderMidi() {
+  const midi = state.midi;
+  // Learn buttons and the MIDI panel while a controller is connected (or mappings exist to forget).
+  const live = Boolean(midi && ((midi.in && midi.in.length) || (midi.mappings && midi.mappings.length) || midi.learning));
+  document.body.classList.toggle("midi", live);
+  $("#midi-box").hidden = !live;
+  for (const b of document.querySelectorAll("button.learn")) b.classList.toggle("on", Boolean(midi && midi.learning === b.dataset.learn));
+  if (!midi) return;
+  const ports = (name, list) => Array.isArray(list) && list.length ? `${name}: ${list.join(", ")}` : "";
+  $("#midi-ports").textContent = [ports("in", midi.in), ports("out", midi.out), midi.problem || ""].filter(Boolean).join(" · ")
+    || "no ports";
+  const learning = $("#midi-learning");
+  learning.hidden = !midi.learning;
+  learning.textContent = midi.learning ? `learning ${midi.learning.replace(/_/g, " ")}: move a control on the controller` : "";
+  const mappings = Array.isArray(midi.mappings) ? midi.mappings : [];
+  const shape = JSON.stringify(mappings) + canSend("/stylevj/midi/forget");
+  if (shape === mappingsShape) return;  // rebuilt only when the mappings change (a tap on Forget goes on)
+  mappingsShape = shape;
+  const list = $("#midi-mappings");
+  list.textContent = "";
+  for (const m of mappings) {
+    const target = String(m.param ?? m.command ?? "?");
+    const li = document.createElement("li");
+    li.dataset.mapping = target;
+    const text = document.createElement("span");
+    text.textContent = `${target.replace(/_/g, " ")} ← ${m.kind || "cc"} ${m.number ?? ""} ch ${m.channel ?? "?"}`
+      + (m.port ? ` (${m.port})` : "") + (m.mode ? ` · ${m.mode}` : "");
+    li.appendChild(text);
+    if (canSend("/stylevj/midi/forget")) {
+      const forget = document.createElement("button");
+      forget.textContent = "Forget";
+      forget.addEventListener("click", () => sendOsc("/stylevj/midi/forget", [target]));
+      li.appendChild(forget);
+    }
+    list.appendChild(li);
+  }
 }
 
 // ---- the preset's controls (SetControl; each range comes with it in the state) and the music -----
@@ -419,6 +671,8 @@ function renderPosition() {
   cards.forEach((el, k) => el.classList.toggle("current", k === current));
 }
 
+let statusShape = "";
+
 function renderStatus() {
   const s = state, rows = [];
   const mb = (b) => (b === null || b === undefined) ? "?" : (b / 2 ** 20).toFixed(0) + " MB";
@@ -433,6 +687,8 @@ function renderStatus() {
   if (s.recording) rows.push(["recording", s.recording.file ? `${s.recording.file} (${s.recording.dropped} dropped)` : "off"
                                + (s.recording.error ? " – " + s.recording.error : "")]);
   if (s.commands) rows.push(["commands", `${s.commands.applied} applied, ${s.commands.failed} failed, ${s.commands.dropped} dropped`]);
+  if (s.osc) rows.push(["OSC", `${s.osc.received} received, ${s.osc.refused} refused` + (s.osc.blocked ? `, ${s.osc.blocked} blocked` : "")
+                        + (s.osc.last ? ` (last: ${s.osc.last})` : "")]);
   if (s.telemetry) {
     for (const g of s.telemetry.gpus) rows.push(["GPU", `${g.name || "?"}: ${g.utilization ?? "?"} %, ${mb(g.memory_used)} of ${mb(g.memory_total)}`]);
     if (!s.telemetry.gpus.length && s.telemetry.gpu_reason) rows.push(["GPU", s.telemetry.gpu_reason]);
@@ -440,6 +696,9 @@ function renderStatus() {
     rows.push(["memory", `${mb(h.memory_used)} of ${mb(h.memory_total)}, stylevj ${mb(h.process_rss)}`]);
   }
   if (s.page) rows.push(["pages", `${s.page.clients} open, ${s.page.refused} refused requests`]);
+  const shape = JSON.stringify(rows);
+  if (shape === statusShape) return;  // the state comes 30 times a second: redraw only what changed
+  statusShape = shape;
   const dl = $("#status");
   dl.textContent = "";
   for (const [k, v] of rows) {
@@ -499,6 +758,48 @@ $("#save-preset").addEventListener("click", () => {
 });
 $("#record").addEventListener("click", () => send(state.recording && state.recording.file ? "StopRecording" : "StartRecording"));
 $("#snapshot").addEventListener("click", () => send("Snapshot"));
+$("#tap").addEventListener("click", () => send("Tap"));
+$("#set-bpm").addEventListener("click", () => {
+  const bpm = numberOf($("#bpm"));
+  if (bpm === null) { toast("give a tempo in BPM"); return; }
+  send("SetBpm", { bpm });
+  $("#bpm").value = "";
+});
+$("#bpm").addEventListener("keydown", (e) => { if (e.key === "Enter") $("#set-bpm").click(); });
+$("#nudge-back").addEventListener("click", () => send("Nudge", { amount: -NUDGE }));
+$("#nudge-forward").addEventListener("click", () => send("Nudge", { amount: NUDGE }));
+$("#kf-undo").addEventListener("click", () => send("UndoKeyframes"));
+let clearArmed = null;  // Clear all takes two taps (within CLEAR_ARM_MS): one stray tap never empties the path
+$("#kf-clear").addEventListener("click", () => {
+  const button = $("#kf-clear");
+  if (clearArmed === null) {
+    button.textContent = "Tap again to clear";
+    button.classList.add("on");
+    clearArmed = setTimeout(() => { clearArmed = null; button.textContent = "Clear all"; button.classList.remove("on"); }, CLEAR_ARM_MS);
+    return;
+  }
+  clearTimeout(clearArmed);
+  clearArmed = null;
+  button.textContent = "Clear all";
+  button.classList.remove("on");
+  send("ClearKeyframes");
+});
+$("#output-add-button").addEventListener("click", () => {
+  const name = $("#output-name").value.trim(), size = $("#output-size").value.trim();
+  if (!name) { toast("give the output a name"); return; }
+  const args = [name];
+  if (size || $("#output-clean").checked) args.push(size || "stage");  // "stage": the stage's own size
+  if ($("#output-clean").checked) args.push(1);
+  sendOsc("/stylevj/output/add", args);
+});
+document.addEventListener("keydown", (e) => {  // key L: MIDI learn for the knob touched last
+  const typing = e.target instanceof HTMLInputElement && e.target.type !== "range" && e.target.type !== "checkbox"
+    || e.target instanceof HTMLSelectElement || e.target instanceof HTMLTextAreaElement;
+  if (typing || e.ctrlKey || e.metaKey || e.altKey || (e.key !== "l" && e.key !== "L")) return;
+  if (!canSend("/stylevj/midi/learn")) { toast("MIDI learn is not available in this show"); return; }
+  if (!chosenKnob) { toast("touch a knob first, then press L to learn it"); return; }
+  sendOsc("/stylevj/midi/learn", [chosenKnob]);
+});
 window.addEventListener("resize", renderPosition);
 
 connect();

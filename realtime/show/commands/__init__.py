@@ -1,8 +1,8 @@
 """The show's vocabulary: every change it accepts, as a typed, validated command.
 
 One module per kind of change: `transport` (moving), `look`, `keyframes`, `presets`, `outputs`
-(recording, snapshots, state), `controls` (directions, bending), `music`; `base` says what a
-command is, `queue` is the show's one queue.
+(recording, snapshots, state), `sends` (frame outputs: NDI), `controls` (directions, bending),
+`music`, `midi` (controller mappings); `base` says what a command is, `queue` is the show's one queue.
 
     show.submit(SetParam("speed", 0.5), origin=("osc", sender))      # from any thread
     # at the next frame boundary the show calls command.apply(show)
@@ -24,23 +24,25 @@ from .base import Command, CommandError, Folders, INDEX, NUDGE, ON, PSI, SEED, S
 from .queue import CommandQueue, Pending, QueueCounts
 from .transport import Goto, GotoKeyframe, Nudge, Pause, Play, Quit, ScaleSpeed, TogglePause
 from .look import MixOff, SetMix, ToggleOverlay
-from .keyframes import AddCurrentKeyframe, AddFileKeyframe, AddSeedKeyframe, ClearKeyframes, InsertKeyframe, MoveKeyframe, RemoveKeyframe, RenameKeyframe, ReplaceKeyframe, ReplaceWith
+from .keyframes import AddCurrentKeyframe, AddFileKeyframe, AddSeedKeyframe, ClearKeyframes, InsertKeyframe, MoveKeyframe, RemoveKeyframe, RenameKeyframe, ReplaceKeyframe, ReplaceWith, UndoKeyframes
 from .presets import FileSaved, LoadFailed, LoadPreset, PresetLoaded, SavePreset
+from .sends import AddOutput, OutputOpened, RemoveOutput
 from .outputs import KeyframePictureMade, MakeKeyframePictures, ReportState, SetThumbnails, Snapshot, StartRecording, StopRecording, ToggleRecording
 from .controls import AddControl, InstallControl, SetControl, SetControlUnit
 from .params import SetParam, ToggleParam
 from .music import AudioHeard, BPM, LINE, SetAudioDrive, SetAudioSource, SetBpm, Tap, UNIT
+from .midi import MidiForget, MidiLearn, MidiMap, SetMidiPorts
 
 __all__ = [
-    "AddControl", "AddCurrentKeyframe", "AddFileKeyframe", "AddSeedKeyframe", "AudioHeard", "BPM",
+    "AddControl", "AddCurrentKeyframe", "AddOutput", "AddFileKeyframe", "AddSeedKeyframe", "AudioHeard", "BPM",
     "ClearKeyframes", "Command", "CommandError", "CommandQueue", "FileSaved", "Folders", "Goto", "GotoKeyframe", "INDEX",
-    "InsertKeyframe", "InstallControl", "KeyframePictureMade", "MakeKeyframePictures",
-    "LINE", "LoadFailed", "LoadPreset", "MixOff", "MoveKeyframe", "NUDGE",
+    "InsertKeyframe", "InstallControl", "KeyframePictureMade", "MakeKeyframePictures", "OutputOpened", "RemoveOutput",
+    "LINE", "LoadFailed", "LoadPreset", "MidiForget", "MidiLearn", "MidiMap", "MixOff", "MoveKeyframe", "NUDGE",
     "Nudge", "ON", "PSI", "Pause", "Pending", "Play", "PresetLoaded", "QueueCounts",
     "Quit", "RemoveKeyframe", "RenameKeyframe", "ReplaceKeyframe", "ReplaceWith", "ReportState", "SEED",
-    "SPEED_STEP", "SavePreset", "ScaleSpeed", "SetAudioDrive", "SetAudioSource", "SetBpm",
+    "SPEED_STEP", "SavePreset", "ScaleSpeed", "SetAudioDrive", "SetAudioSource", "SetBpm", "SetMidiPorts",
     "SetControl", "SetControlUnit", "SetMix", "SetParam", "ToggleParam",
     "SetThumbnails", "Snapshot", "Stage", "StartRecording",
-    "StopRecording", "Tap", "ToggleOverlay", "TogglePause", "ToggleRecording", "UNIT", "all_commands",
+    "StopRecording", "Tap", "ToggleOverlay", "TogglePause", "ToggleRecording", "UNIT", "UndoKeyframes", "all_commands",
     "arguments", "describe", "existing_keyframe",
 ]

@@ -13,13 +13,17 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Hashable, Protocol, S
 
 from ...checks import FLAG, Checked, integer, number
 from ...errors import StylevjError
+from ...files import user_folder
 from ...latent import Player
 from ...presets import Preset, default_preset_path, user_presets_dir
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ...clock import BeatClock
+    from ...outputs import Outputs
     from ...params import Params
     from ...record.recorder import LiveRecorder
-    from ..state import AudioState
+    from ..removed import Removed
+    from ..state import AudioState, MidiState
     from ..thumbnail import KeyframePictures
     from ..worker import GeneratorWorker
 
@@ -45,6 +49,10 @@ class Folders:
     `saves` is where presets are written: the presets folder, unless that is the presets shipped
     inside the package (read-only: a save must never change them), then the user's own
     ($XDG_DATA_HOME/stylevj/presets). Presets load from `saves` first, then `presets`.
+    Keyframe files come from keyframes/ beside a user's show, and from the user's home
+    ($XDG_DATA_HOME/stylevj/keyframes) for the packaged show: never from inside the package.
+    Snapshots go to the home's snapshots/ (`realtime.files.user_folder`), never to the folder
+    the show was started from.
     """
 
     presets: Path
@@ -55,9 +63,11 @@ class Folders:
     @classmethod
     def beside(cls, presets: Path, keyframes: Path | None = None, snapshots: Path | None = None) -> Folders:
         presets = Path(presets).expanduser().resolve()
-        saves = user_presets_dir() if presets == default_preset_path().parent.resolve() else presets
-        return cls(presets, Path(keyframes or presets / "keyframes").expanduser().resolve(),
-                   Path(snapshots or Path(".")).expanduser().resolve(), saves)
+        packaged = presets == default_preset_path().parent.resolve()
+        saves = user_presets_dir() if packaged else presets
+        keyframes = keyframes or (user_folder("keyframes") if packaged else presets / "keyframes")
+        return cls(presets, Path(keyframes).expanduser().resolve(),
+                   Path(snapshots or user_folder("snapshots")).expanduser().resolve(), saves)
 
     def plain(self, name: str, kind: str, suffix: str = "") -> Path:
         """`name` inside the `kind` folder ('presets', 'keyframes', 'snapshots', 'saves'), judged by
@@ -97,6 +107,10 @@ class Stage(Protocol):
     thumbnails: bool  # publish a small copy of the frame on screen (SetThumbnails)
     keyframe_pictures: KeyframePictures  # each keyframe's small picture, made by the loader (MakeKeyframePictures)
     audio: AudioState  # what the audio adapter last reported (SetAudioSource, AudioHeard)
+    beat_clock: BeatClock  # tempo and beat: Link, MIDI clock, taps, the music, fixed (Tap, SetBpm, AudioHeard feed it)
+    outputs: Outputs  # frame outputs (NDI): added and removed live (sends.py)
+    midi: MidiState  # the MIDI mappings and learning (MidiLearn, MidiMap, MidiForget) and ports (SetMidiPorts)
+    removed: Removed  # what keyframe removals and clears took (UndoKeyframes puts it back)
 
     def set_params(self, params: Params, lenient: bool = False) -> None: ...
     def emit(self, name: str, *args: object) -> None: ...

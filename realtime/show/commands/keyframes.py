@@ -1,5 +1,5 @@
-"""The keyframes of the path: adding (from seeds, files, the live picture), removing, replacing,
-moving, renaming. Files are found (their names resolved) and read by the show's loader, off the
+"""The keyframes of the path: adding (from seeds, files, the live picture), removing (and undoing
+a removal or a clear), replacing, moving, renaming. Files are found (their names resolved) and read by the show's loader, off the
 render thread; the loader's result comes back as `InsertKeyframe` / `ReplaceWith`."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from ...checks import OPTIONAL_TEXT, TEXT, Check, checked
 from ...errors import StylevjError
 from ...latent import Keyframe, keyframe_from_seed, load_keyframe, snapshot
 from ...models.seeds import z_from_seed
-from .base import INDEX, MAX_KEYFRAMES, PSI, SEED, Command, Stage, existing_keyframe, no_room, room_for_keyframes
+from .base import INDEX, MAX_KEYFRAMES, PSI, SEED, Command, CommandError, Stage, existing_keyframe, no_room, room_for_keyframes
 
 SEEDS_PER_FRAME = 16  # seed keyframes mapped in one batch and added with one path rebuild per frame
 
@@ -102,7 +102,8 @@ class RemoveKeyframe(Command):
     index: int = checked(INDEX)
 
     def apply(self, show: Stage) -> None:
-        show.player.remove(existing_keyframe(show, self.index))
+        i = existing_keyframe(show, self.index)
+        show.removed.took(i, (show.player.remove(i),), "remove")
 
 
 def _seed_or_file(value: Any) -> str | None:
@@ -173,7 +174,28 @@ class ClearKeyframes(Command):
     """remove every keyframe (the picture holds)"""
 
     def apply(self, show: Stage) -> None:
+        show.removed.took(0, show.player.keyframes, "clear")
         show.player.clear()
+
+
+@dataclass(frozen=True)
+class UndoKeyframes(Command):
+    """put back what the last keyframe remove or clear took (again: the one before, up to 32)"""
+
+    work = 1  # a path rebuild
+
+    def apply(self, show: Stage) -> None:
+        taken = show.removed.last()
+        if taken is None:
+            raise CommandError("nothing to undo: no keyframe was removed or cleared")
+        room_for_keyframes(show, len(taken.keyframes))
+        count = len(show.player.keyframes)
+        if taken.what == "remove":
+            index = show.player.add(taken.keyframes[0], min(taken.index, count))
+        else:  # a clear: the keyframes come back after any added since
+            index = show.player.extend(list(taken.keyframes))
+        show.removed.drop()
+        show.emit("keyframe/restored", index, len(taken.keyframes))
 
 
 @dataclass(frozen=True)

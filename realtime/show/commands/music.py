@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -10,6 +11,8 @@ from ...latent import Drive
 from ...latent.hearing import UNIT, Heard  # UNIT: re-exported by .commands
 from ..state import AudioState
 from .base import Command, Stage
+
+log = logging.getLogger(__name__)
 
 BPM = number(20, 400, optional=True)
 
@@ -25,7 +28,7 @@ LINE = Check("any", extra=_line)  # text that may be empty ("": none)
 
 @dataclass(frozen=True)
 class SetAudioDrive(Command):
-    """the music's modulation on top of the knobs: speed boost, truncation offset, beat-locked travel"""
+    """the music's modulation on top of the knobs: speed boost, truncation offset, beat-locked travel, StyleGAN3's input moves"""
 
     coalesce = True
     edits = False  # the base values are what a preset saves; the drive is recomputed every frame
@@ -45,6 +48,7 @@ class AudioHeard(Command):
 
     def apply(self, show: Stage) -> None:
         show.audio = replace(show.audio, heard=self.heard)
+        show.beat_clock.audio.update(self.heard.bpm or None, self.heard.beat_position, show.now())  # the `audio` clock
 
 
 @dataclass(frozen=True)
@@ -64,20 +68,25 @@ class SetAudioSource(Command):
 
 @dataclass(frozen=True)
 class Tap(Command):
-    """tap the tempo (key T): two or more taps set the beat clock"""
+    """tap the tempo (key T): two or more taps set the beat clock (proposed to Link when following it)"""
 
     edits = False
 
     def apply(self, show: Stage) -> None:
+        bpm = show.beat_clock.tap(show.now())  # the `tap` clock
+        if bpm is not None:
+            log.info("tapped tempo: %.1f BPM", bpm)
         show.emit("audio/tap", show.now())  # the audio adapter passes it to its listener
 
 
 @dataclass(frozen=True)
 class SetBpm(Command):
-    """set the tempo in beats per minute; without a value the music's own tempo is estimated again"""
+    """set the tempo in BPM (the clock's tempo; proposed to Link when following it); no value: the music's tempo is estimated again"""
 
-    edits = False
+    edits = True  # a tempo given is the table's `tempo`, which presets (and so the journal) keep
     bpm: float | None = checked(BPM, None)
 
     def apply(self, show: Stage) -> None:
+        if self.bpm is not None:
+            show.set_params(show.params.replace(tempo=self.bpm))
         show.emit("audio/bpm", 0.0 if self.bpm is None else self.bpm)  # the audio adapter passes it on

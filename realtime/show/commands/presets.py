@@ -12,6 +12,7 @@ from ...latent.controls import Controls
 from ...presets import PRESET_NAME, Preset, load_preset, save_preset
 from ..build import LiveShow, build_controls, capture, check_mix, load_keyframes
 from .base import Command, CommandError, Stage
+from .sends import open_outputs_of_preset
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,10 @@ class PresetLoaded(Command):
         player.extend(keyframes)  # one path rebuild for all of them
         player.set_mix(preset.mix)
         show.set_params(preset.params, lenient=True)  # knobs this generator lacks: one warning
+        show.midi = replace(show.midi, mappings=preset.midi, learning=None)  # the preset's [[midi]]
         show.preset = replace(preset, generator=replace(preset.generator, source=show.preset.generator.source),
                               base_dir=show.preset.base_dir)
+        open_outputs_of_preset(show, preset.outputs)  # on the loader's thread; running ones are kept
         log.info("loaded preset %s", path)
 
 
@@ -69,7 +72,7 @@ class SavePreset(Command):
 
     def apply(self, show: Stage) -> None:
         # render thread: a frozen picture of the live show (references, no copies, no files)
-        live = LiveShow.of(show.player, show.params)
+        live = LiveShow.of(show.player, show.params, show.midi, show.outputs.reports())
         preset, folders, name = show.preset, show.folders, self.name
 
         def job() -> Command:  # the loader's thread: keyframe files, the backup and the preset
