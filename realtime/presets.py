@@ -12,7 +12,7 @@
     [audio]                   bpm, [[audio.mappings]] feature, target, amount, range, curve, decay, every
     [[controls]]              name, method + index | file | bend + resolution, layers, range, default, slew, edge
     [[outputs]]               kind = "ndi", name, size = [w, h], clean   (frame outputs: NDI sources)
-    [[midi]]                  param, kind, number, channel, port, mode, range   (realtime/midi_mapping.py)
+    [[midi]]                  param, kind, number, channel, port, mode, range   (realtime/midi/mapping.py)
 
 The keys that are live parameters (speed, truncation, the path, noise, the overlay's panels, the
 fader, ...) are declared in the parameter table (`realtime/params.py`: each knob's `preset` says
@@ -45,7 +45,7 @@ from .checkpoints.catalog import find_published
 from .checkpoints.download import is_url
 from .choices import OSC_PORT
 from .errors import StylevjError
-from .midi_mapping import MidiMapping
+from .midi import MidiMapping
 from .params import PARAMS, Params, shortest, table_field
 from .files import atomic_write, check_writable_target, read_bounded, user_folder
 from .latent import POSITION, PathSettings, StyleMix

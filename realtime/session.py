@@ -27,8 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .checks import parse_host_port
+from .choices import MIDI_APIS
 from .clock import BeatClock, ClockError, LinkSession
 from .control import Journal, MidiAdapter, OscServer, PageServer, ended_cleanly, keep_previous, key_handler, mappable
+from .control.midi_ports import wanted_problem
 from .control.page import DEFAULT_HOST, DEFAULT_PORT
 from .display import Compositor, DisplayError, HeadlessSurface, Window, choose_sink
 from .errors import StylevjError
@@ -231,6 +233,21 @@ def _check_options(o: RunOptions) -> None:
     if o.control_port is not None and not 0 <= o.control_port <= 65535:
         raise StylevjError(f"--control-port must be within [0, 65535], got {o.control_port}")
     _check_ndi(o)
+    _check_midi(o)
+
+
+def _check_midi(o: RunOptions) -> None:
+    """--midi-in and --midi-out name ports; --midi-api is one of the backends and needs one of them.
+    A port or backend missing at run time is a log line and the show runs on (`midi_ports`)."""
+    for option, wanted in (("--midi-in", o.midi_in), ("--midi-out", o.midi_out)):
+        problem = None if wanted is None else wanted_problem(wanted)
+        if problem is not None:
+            raise StylevjError(f"{option} {problem}")
+    if o.midi_api is not None:
+        if o.midi_api not in MIDI_APIS:
+            raise StylevjError(f"--midi-api {o.midi_api}: not a MIDI API (choose from {', '.join(MIDI_APIS)})")
+        if o.midi_in is None and o.midi_out is None:
+            raise StylevjError("--midi-api needs --midi-in NAME or --midi-out NAME")
 
 
 def _check_ndi(o: RunOptions) -> None:

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent / "realtime"
 # Lowest first. A package may import its own layer or any below it, never one above.
 LAYERS: list[set[str]] = [
     {"realtime", "realtime.errors", "realtime.files", "realtime.checks", "realtime.choices", "realtime.progress",
-     "realtime.checkpoints", "realtime.params", "realtime.midi_mapping"},  # nothing heavy: `stylevj --help` starts without torch
+     "realtime.checkpoints", "realtime.params", "realtime.midi"},  # nothing heavy: `stylevj --help` starts without torch
     {"realtime.images"},
     {"realtime.display"},  # frames to pixels on a surface: knows nothing of the generator
     {"realtime.models", "realtime.overlay"},  # the network; the panels the compositor draws

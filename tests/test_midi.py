@@ -9,16 +9,15 @@ byte decoder's tests run everywhere.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
-import subprocess
 import threading
 
 import pytest
 
 from realtime.control import OscError, to_command
-from realtime.control.midi_bytes import MidiDecoder, MidiMessage
-from realtime.control.midi_ports import MidiError, load_rtmidi
+from realtime.control.midi_ports import MidiError
+from realtime.midi import MidiDecoder, MidiMessage
 from realtime.params import param
 from realtime.presets import load_preset
 from realtime.show.commands import MidiForget, MidiLearn, MidiMap, SavePreset, SetParam
@@ -55,43 +54,59 @@ def test_broken_bytes_never_become_a_message_they_were_not():
     assert decoder.feed([0xB0, 1]) == [] and decoder.feed([64]) == [MidiMessage("cc", 1, 1, 64)]  # split across packets
 
 
+# ---- the MIDI flags: refused before anything starts (no port needed) ----------------------------
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--midi-in", ""], "argument --midi-in: needs part of a port's name, or all (see 'stylevj midi ports'), got ''"),
+    (["--midi-out", "  "], "argument --midi-out: needs part of a port's name"),
+    (["--midi-in", "nano\nKONTROL"], "argument --midi-in: must be one printable line of at most 256 characters"),
+    (["--midi-in", "all", "--midi-api", "oss"], "argument --midi-api: invalid choice: 'oss'"),
+])
+def test_bad_midi_flags_are_one_line_at_parse_time(argv, fragment, capsys):
+    from realtime.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["run", *argv])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "error:" in line]
+    assert done.value.code == 2 and len(lines) == 1 and lines[0].startswith("stylevj run: error: "), err
+    assert fragment in lines[0] and "Traceback" not in err
+
+
+def test_run_options_refuse_bad_midi_settings_before_the_show_starts(capsys):
+    from realtime.cli import main
+    from realtime.errors import StylevjError
+    from realtime.session import RunOptions, run_show
+
+    for options, message in ((RunOptions(midi_in=""), "--midi-in needs part of a port's name"),
+                             (RunOptions(midi_out="fb", midi_api="oss"), "--midi-api oss: not a MIDI API (choose from alsa"),
+                             (RunOptions(midi_api="jack"), "--midi-api needs --midi-in NAME or --midi-out NAME")):
+        with pytest.raises(StylevjError) as refused:
+            run_show(options)
+        assert str(refused.value).startswith(message)
+    assert main(["run", "--midi-api", "jack", "--device", "cpu"]) == 2  # the CLI's way: one line, status 2
+    assert capsys.readouterr().err.strip() == "stylevj: error: --midi-api needs --midi-in NAME or --midi-out NAME"
+
+
 # ---- a JACK server, a foreign controller, a show listening ---------------------------------------
 
 
 @pytest.fixture(scope="module")
 def jack():
-    """A private JACK server on the dummy backend for this module (its own name: no clash)."""
-    if shutil.which("jackd") is None:
-        pytest.skip("jackd not installed (apt-get install jackd2)")
+    """A private JACK server on the dummy backend for this module (its own name: no clash), in
+    synchronous mode: a busy CPU makes its periods late but never drops a client's MIDI."""
+    from realtime.bench.midi import private_jack
+
+    server = contextlib.ExitStack()
     try:
-        rtmidi, api = load_rtmidi("jack")
         import mido  # noqa: F401
+
+        server.enter_context(private_jack(SERVER))
     except (MidiError, ImportError) as exc:
-        pytest.skip(f"the midi extra with JACK is missing: {exc}")
-    old = os.environ.get("JACK_DEFAULT_SERVER")
-    os.environ["JACK_DEFAULT_SERVER"] = SERVER
-    server = subprocess.Popen(["jackd", "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"],
-                              stdout=open("/tmp/d2/jackd-test.log", "w"), stderr=subprocess.STDOUT)  # D2DEBUG
-
-    def up() -> bool:
-        try:
-            rtmidi.MidiIn(rtapi=api, name="probe").delete()
-            return True
-        except rtmidi.RtMidiError:
-            return server.poll() is not None  # it died: fail below, not wait
-
-    try:
-        poll(up, "the JACK server to start", timeout=20)
-        if server.poll() is not None:
-            pytest.skip(f"jackd would not start here (exit {server.returncode})")
+        pytest.skip(f"no JACK MIDI here: {exc}")
+    with server:
         yield mido_backend()
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        if old is None:
-            os.environ.pop("JACK_DEFAULT_SERVER", None)
-        else:
-            os.environ["JACK_DEFAULT_SERVER"] = old
 
 
 def mido_backend():
@@ -383,3 +398,24 @@ def test_midi_ports_command_lists_ports_or_says_why_not(stage, capsys):
     assert "RtMidiOut Client:foreign" in out and "RtMidiIn Client:fbsink" in out and "stylevj-" not in out
     assert main(["midi", "ports", "--midi-api", "coremidi"]) == 2
     assert "MIDI API coremidi is not built into python-rtmidi here" in capsys.readouterr().err
+
+
+def test_the_bench_row_measures_ccs_through_a_virtual_port_on_the_show(stage, demo):
+    from realtime.bench.midi import midi_latency
+
+    before = stage.param("truncation")
+    row = midi_latency(stage.show, "demo", demo, trials=4)
+    assert row.part == "midi->applied" and "skipped" not in row.note, row.note
+    assert row.frames == 4 and row.ms_min >= 1  # each CC applied at a frame boundary after it was sent
+    assert "virtual jack port" in row.note  # the tests' JACK server, found running (ALSA is not here)
+    assert stage.param("truncation") != before  # the bench's controller really drove the knob
+    stage.wait(lambda s: all(m.param != "truncation" for m in s.midi.mappings), "the bench's mapping forgotten")
+
+
+def test_no_jackd_is_one_line_saying_so(monkeypatch):
+    from realtime.bench.midi import private_jack
+
+    monkeypatch.setenv("PATH", "")
+    with pytest.raises(MidiError, match=r"^no JACK server to start: jackd is not installed \(apt-get install jackd2\)"):
+        with private_jack("never-started"):
+            pass

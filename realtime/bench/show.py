@@ -1,5 +1,5 @@
 """The whole show, headless: the display rows, then the paced loop alone, while recording, with the
-operator page open and through a long soak, and OSC to applied, all on one running show."""
+operator page open and through a long soak, and OSC and MIDI to applied, all on one running show."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from ..models import load_generator
 from .control import osc_latency, page_loop
 from .display import bench_surface
+from .midi import midi_latency
 from .pacing import paced_loop
 from .results import Row
 
@@ -44,7 +45,7 @@ def bench_loop(source: str, device: str, seconds: float, size: tuple[int, int] =
 
     Rows: upload (each available path), composite, overlay (steady and re-printing), loop
     (refreshes/s at a 60 Hz pace, late refreshes = intervals over 1.5 periods), loop while
-    recording, loop with the operator page open (its thumbnails streaming), with soak > 0 a long run's memory at start/end, and OSC message to applied.
+    recording, loop with the operator page open (its thumbnails streaming), with soak > 0 a long run's memory at start/end, and OSC message and MIDI CC to applied.
     """
     from ..display import HeadlessSurface
     from ..presets import default_preset_path, load_preset
@@ -66,6 +67,7 @@ def bench_loop(source: str, device: str, seconds: float, size: tuple[int, int] =
                 rows.append(state_cost(show, source, G))
                 rows.append(page_loop(show, seconds, source, G))
                 rows.append(osc_latency(show, source, G))
+                rows.append(midi_latency(show, source, G))
         finally:
             shutil.rmtree(record_dir, ignore_errors=True)
     finally:

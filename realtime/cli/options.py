@@ -193,6 +193,16 @@ def ndi_discovery(text: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def midi_port(text: str) -> str:
+    """--midi-in, --midi-out: part of a port's name (or `all`), never empty."""
+    from ..control.midi_ports import wanted_problem
+
+    problem = wanted_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
 def param_setting(text: str) -> tuple[str, Any]:
     """`--set NAME=VALUE`: the name looked up in the parameter table (an unknown one lists the names
     there are), the text read as the knob's kind and checked against its one range

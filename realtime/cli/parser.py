@@ -88,10 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "and beat drive the show; /stylevj/bpm and taps propose a tempo (pip install 'stylevj[link]')")
     p.add_argument("--link-start-stop", action="store_true",
                    help="with --link: follow the session's start/stop (stopped: the beat lock lets go)")
-    p.add_argument("--midi-in", metavar="NAME|all", help="MIDI controllers: ports whose name holds NAME, or all "
-                   "(see 'stylevj midi ports'; learn with /stylevj/midi/learn PARAM; pip install 'stylevj[midi]')")
-    p.add_argument("--midi-out", metavar="NAME", help="send the mapped knobs' values back to this MIDI port "
-                   "(LED rings, motor faders) when they change from anywhere else")
+    p.add_argument("--midi-in", metavar="NAME|all", type=opt.midi_port,
+                   help="MIDI controllers: ports whose name holds NAME, or all (see 'stylevj midi ports'; "
+                   "learn with /stylevj/midi/learn PARAM; pip install 'stylevj[midi]')")
+    p.add_argument("--midi-out", metavar="NAME", type=opt.midi_port, help="send the mapped knobs' values back to this "
+                   "MIDI port (LED rings, motor faders) when they change from anywhere else")
     p.add_argument("--midi-api", choices=MIDI_APIS, help="MIDI backend (default: the platform's own, alsa on Linux)")
     p.set_defaults(func=cmd_run)
 

@@ -6,8 +6,9 @@
 
 Like OSC, an adapter: it makes show commands and reads the published `ShowState`, never the show
 itself. Its one thread takes what rtmidi queued on each port every few milliseconds (each message
-stamped with its arrival, from rtmidi's time deltas), decodes it (`midi_bytes`), turns it into commands through the mappings of the newest state
-(`midi_mapper`: learning, pickup, encoders, 14-bit pairs, buttons, triggers) and submits them;
+stamped with its arrival, from rtmidi's time deltas), decodes it (`realtime/midi/messages.py`),
+turns it into commands through the mappings of the newest state (`midi_mapper`: learning,
+pickup, encoders, 14-bit pairs, buttons, triggers) and submits them;
 several values of one knob from a burst are submitted as the last one, so a flood of 10,000 CCs
 costs the show one `SetParam` per knob per round. MIDI clock goes to `clock` with its arrival
 time. Each new state it follows: a mapped knob changed from elsewhere (OSC, the page, a preset)
@@ -23,11 +24,10 @@ import threading
 import time
 from typing import Callable, Hashable
 
-from ..midi_mapping import MidiMapping, family
+from ..midi import MidiDecoder, MidiMapping, MidiMessage, encode, family
 from ..params import TABLE
 from ..show.commands import Command, SetMidiPorts
 from ..show.state import ShowState, StateBoard, StateFollower
-from .midi_bytes import MidiDecoder, MidiMessage, encode
 from .midi_mapper import MidiMapper
 from .midi_ports import MidiPorts, default_api
 from .throttle import LogThrottle, held_note
@@ -84,13 +84,15 @@ class MidiAdapter:
             news = follower.next(timeout=0)
             if news is not None:
                 self._follow(*news)
-            self._take(batch)
+            self._take(batch, now)
             if not batch:
                 self._stop.wait(POLL_S)
             else:
                 time.sleep(0)  # a flood never holds the render thread off the interpreter
 
-    def _take(self, batch: list[tuple[str, list, float]]) -> None:
+    def _take(self, batch: list[tuple[str, list, float]], now: float) -> None:
+        """Handle what arrived up to `now` (read before the ports were): a learn's coarse CC whose
+        fine partner is not in it, and arrived more than the pair's wait before `now`, had none."""
         state, commands = self._state, {}
         for port, data, at in batch:
             for message in self._decoders.setdefault(port, MidiDecoder()).feed(data):
@@ -100,7 +102,7 @@ class MidiAdapter:
                 elif state is not None:
                     for command in self.mapper.handle(message, port, state, at):
                         commands[command.key() if command.coalesce else len(commands)] = (command, port)
-        for command in self.mapper.tick(state, self._now()):
+        for command in self.mapper.tick(state, now):
             commands[len(commands)] = (command, "")
         for command, port in commands.values():  # a knob's newest value from this batch, the rest in order
             if not self._submit(command, ("midi", port)):

@@ -17,12 +17,11 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
-from ..midi_mapping import MidiMapping, family, modes_for
+from ..midi import MidiMapping, MidiMessage, family, modes_for
 from ..params import TABLE
 from ..show import commands as c
 from ..show.commands import Command
 from ..show.state import ShowState
-from .midi_bytes import MidiMessage
 
 PICKUP_TOLERANCE = 1.0 / 127  # a control this close to the knob's value has it (one CC step)
 PAIR_WAIT_S = 0.05  # learning: how long a coarse CC (0..31) waits for its fine partner (n+32)

@@ -82,6 +82,18 @@ def ours(name: str) -> bool:
     return name.startswith(CLIENT)
 
 
+def wanted_problem(wanted: object) -> str | None:
+    """Why `wanted` cannot name ports (--midi-in, --midi-out), or None: it must be part of a
+    port's name or `all`; an empty one would match every port, loop-backs included."""
+    if not isinstance(wanted, str):
+        return f"must be part of a port's name, got {type(wanted).__name__}"
+    if not wanted.strip():
+        return f"needs part of a port's name, or all (see 'stylevj midi ports'), got {wanted!r}"
+    if len(wanted) > 256 or not wanted.isprintable():
+        return f"must be one printable line of at most 256 characters, got {wanted[:40]!r}"
+    return None
+
+
 def matching(names: list[str], wanted: str) -> list[str]:
     """The ports `wanted` names: all of them for `all` (but loop-back 'Through' ports), else those
     whose name holds it (case does not matter)."""

@@ -20,7 +20,7 @@ from ..clock import BeatReading
 from ..latent import Drive, Keyframe, PathSettings, StyleMix
 from ..latent.controls import ControlReading
 from ..latent.hearing import Heard
-from ..midi_mapping import MidiMapping
+from ..midi import MidiMapping
 from ..outputs import OutputReport
 from ..params import Params
 from ..presets import Preset

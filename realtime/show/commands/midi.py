@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ...checks import Check, checked, choice
-from ...midi_mapping import CHANNEL, KINDS, MODES, NUMBER, PORT_PART, TARGET, MidiMapping, modes_for
+from ...midi.mapping import CHANNEL, KINDS, MODES, NUMBER, PORT_PART, TARGET, MidiMapping, modes_for
 from .base import Command, CommandError, Stage
 from .music import LINE
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .checks import Check, CheckError, Checked, checked, choice, integer
-from .params import TABLE
+from ..checks import Check, CheckError, Checked, checked, choice, integer
+from ..params import TABLE
 
 KINDS = ("cc", "cc14", "note", "pitchbend")
 TRIGGERS = {  # a note or button that fires a command rather than setting a knob
