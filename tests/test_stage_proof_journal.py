@@ -142,6 +142,8 @@ PARAMS = {
     "overlay": (1, "overlay", [0], lambda s: s["params"]["overlay"]),
     "fader": (1, "fader", [0.25], lambda s: s["params"]["fader"]),
     "blackout": (1, "blackout", [1], lambda s: s["params"]["blackout"]),
+    "clock": (1, "clock", ["fixed"], lambda s: s["clock"]["source"]),
+    "clock/tempo": (1, "clock/tempo", [133], lambda s: s["params"]["tempo"]),
     "control/<name>": (1, "control/smile", [1.5], lambda s: s["controls"]["smile"]["value"]),
     "control/<name>/unit": (1, "control/age/unit", [0.25], lambda s: s["controls"]["age"]["value"]),
 }

@@ -1,21 +1,27 @@
-"""Generators that need no file: the `demo` network and `arch:NAME` random-weight benchmarks
+"""Generators that need no download: the `demo` network and `arch:NAME` random-weight benchmarks
 (StyleGAN2 config-f `ffhq-*`, StyleGAN3 `sg3t-*` / `sg3r-*`).
 
-`demo` is what every command uses by default, so a newcomer sees pictures with no download. Its
-weights are fixed by a seed and then shaped (per-layer scales chosen by eye) so that random
-weights give colourful, structured pictures that morph smoothly instead of grey static.
+`demo` is what every command uses by default, so a newcomer sees pictures with no download. It is
+a StyleGAN2 of the usual class whose weights ship in the package (`demo_flowers.safetensors`,
+5 MB): trained here, on flowers drawn by a procedural renderer, to draw the flower of each W
+(examples/train_demo.py, docs/demo.md). Its mapping network is the seeded random one of
+`DEMO_SEED`, so seeds give the same W as before the training.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 
 from ..errors import CheckpointError
 from .config import GeneratorConfig
 from .convert import Converted, new_network
+from .native import load_native
 from .sg3_config import StyleGAN3Config, channels_for
 
-DEMO_SEED = 20201
+DEMO_SEED = 20201  # the mapping network's seed (and the untrained synthesis the training starts from)
+DEMO_WEIGHTS = Path(__file__).with_name("demo_flowers.safetensors")
 DEMO_CONFIG = GeneratorConfig(
     z_dim=128, w_dim=128, resolution=256, channels=(128, 128, 96, 64, 48, 32, 16),
     mapping_layers=4,
@@ -72,20 +78,11 @@ def arch_generator(name: str) -> Converted:
     return Converted(cfg, state, torch.zeros_like(w_avg))
 
 
-# Chosen by eye (docs/demo.png): coarse layers paint large soft colour fields, fine layers add
-# only a little edge, so random weights look like a lava lamp rather than static. Styles are
-# amplified so that different seeds look clearly different. No noise: const noise at zero.
-_DEMO_RGB_SCALE = (0.4, 0.45, 0.5, 0.4, 0.22, 0.09, 0.035)
-_DEMO_STYLE_SCALE = 2.5
-
-
 def demo_generator() -> Converted:
-    cfg = DEMO_CONFIG
-    state = random_weights(cfg, DEMO_SEED)
-    state.pop("mapping.w_avg")
-    for j, scale in enumerate(_DEMO_RGB_SCALE):
-        state[f"synthesis.blocks.{j}.torgb.weight"] *= scale
-        for layer in ("conv0", "conv1"):
-            if f"synthesis.blocks.{j}.{layer}.affine.weight" in state:
-                state[f"synthesis.blocks.{j}.{layer}.affine.weight"] *= _DEMO_STYLE_SCALE
-    return Converted(cfg, state, None)
+    """The shipped flower weights; a CheckpointError naming the file if the install lacks them."""
+    if not DEMO_WEIGHTS.is_file():
+        raise CheckpointError(f"{DEMO_WEIGHTS}: the demo's weights are missing from the install (reinstall stylevj)")
+    conv = load_native(DEMO_WEIGHTS)
+    if conv.cfg != DEMO_CONFIG:
+        raise CheckpointError(f"{DEMO_WEIGHTS}: holds {conv.cfg.describe()}, not the demo's {DEMO_CONFIG.describe()}")
+    return conv
