@@ -175,7 +175,17 @@ def test_a_worker_killed_mid_render_has_its_range_rendered_again(farm, show, tmp
     assert list(got) == list(want) and all(np.array_equal(got[n], want[n]) for n in want)
 
 
-def test_ctrl_c_keeps_finished_ranges_and_resume_renders_only_the_rest(farm, show, tmp_path):
+@pytest.fixture
+def ctrl_c_reaches_python():
+    """Python's own Ctrl-C handler, as in a terminal: a test (or a library it used) that left another
+    one behind would make Ctrl-C here mean something else, so say which instead of a puzzling render."""
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, (
+        f"SIGINT handler is {signal.getsignal(signal.SIGINT)!r}: an earlier test or library left it changed")
+    yield
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the render put it back
+
+
+def test_ctrl_c_keeps_finished_ranges_and_resume_renders_only_the_rest(farm, show, tmp_path, ctrl_c_reaches_python):
     from realtime.record.distributed import render_on_farm
     from realtime.record.distributed_parts import Parts
 
@@ -199,12 +209,31 @@ def test_ctrl_c_keeps_finished_ranges_and_resume_renders_only_the_rest(farm, sho
     assert list(got) == list(want) and all(np.array_equal(got[n], want[n]) for n in want)
 
 
-def test_resume_refuses_the_parts_of_another_render(farm, show, tmp_path):
+def test_ctrl_c_during_a_farm_render_is_noted_not_raised_and_a_handler_set_elsewhere_is_kept(ctrl_c_reaches_python):
+    from realtime.record.distributed import ctrl_c_noted
+
+    with ctrl_c_noted() as pressed:
+        os.kill(os.getpid(), signal.SIGINT)  # no KeyboardInterrupt, wherever the main thread is
+        assert pressed.is_set()
+    with pytest.raises(KeyboardInterrupt):  # Python's handler is back after the render
+        os.kill(os.getpid(), signal.SIGINT)
+    seen: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: seen.append(signum))
+    try:
+        with ctrl_c_noted() as pressed:
+            os.kill(os.getpid(), signal.SIGINT)
+        assert seen == [signal.SIGINT] and not pressed.is_set()
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def test_resume_refuses_the_parts_of_another_render(farm, show, tmp_path, ctrl_c_reaches_python):
     from realtime.record.distributed import RenderJob, render_on_farm
 
     job, workers = farm
     out = tmp_path / "frames"
-    render_on_farm(job, workers, out, after_range=lambda r, f, a: os.kill(os.getpid(), signal.SIGINT))
+    stopped = render_on_farm(job, workers, out, after_range=lambda r, f, a: os.kill(os.getpid(), signal.SIGINT))
+    assert "Ctrl-C" in stopped.interrupted
     other = RenderJob(job.checkpoint, job.player, job.preset, FPS * 2, FRAMES, SIZE, "png", device="cpu")
     with pytest.raises(StylevjError, match=r"frames\.parts: holds a different render"):
         render_on_farm(other, workers, out, resume=True)

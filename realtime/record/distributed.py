@@ -22,12 +22,15 @@ import hashlib
 import io
 import logging
 import os
+import signal
 import socket
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from ..errors import StylevjError
 from ..latent import Drive, Player
@@ -320,6 +323,28 @@ def _cause(exc: BaseException) -> str:
     return (text[-1] if text else type(cause).__name__)[:300]
 
 
+@contextmanager
+def ctrl_c_noted() -> Iterator[threading.Event]:
+    """An Event that Ctrl-C (SIGINT) sets while the block runs, instead of raising KeyboardInterrupt.
+
+    A KeyboardInterrupt lands wherever the main thread happens to be: inside Ray's client code, a
+    finalizer (where Python prints and drops it) or a write to OUT.parts/, so whether a render
+    stopped depended on timing. The farm loop checks the Event between ranges instead. Installed
+    only on the main thread over Python's default handler (a handler someone else set is left
+    alone, and KeyboardInterrupt is still caught); the previous handler is back after the block.
+    """
+    pressed = threading.Event()
+    ours = (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    if ours:
+        signal.signal(signal.SIGINT, lambda signum, frame: pressed.set())
+    try:
+        yield pressed
+    finally:
+        if ours:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 RangeHook = Callable[[Range, Farm, Any], None]
 """Called on the driver with (range, farm, the worker that rendered it) after each finished range
 is on disk (tests use it to kill a worker or to press Ctrl-C at a known point)."""
@@ -346,37 +371,40 @@ def render_on_farm(job: RenderJob, farm: Farm, out: Path, resume: bool = False,
     idle, busy = list(farm.actors), {}
     bar = progress_bar(job.frames, "render", "frame", initial=already)
     started, rendered, interrupted = time.perf_counter(), 0, ""
-    try:
-        while todo or busy:
-            while idle and todo:
-                actor, r = idle.pop(0), todo.pop(0)
-                busy[actor.render.remote(*r)] = (r, actor)
-            ready, _ = ray.wait(list(busy), num_returns=1, timeout=0.5)
-            for ref in ready:
-                r, actor = busy.pop(ref)
-                try:
-                    payload = ray.get(ref)
-                except ray.exceptions.RayActorError as exc:  # the worker died: a new one, and the range goes again
-                    tries[r] += 1
-                    if tries[r] >= RANGE_TRIES:
-                        raise FarmError(f"frames {r[0]}-{r[1] - 1}: {RANGE_TRIES} workers died rendering them "
-                                        f"({_cause(exc)}); the finished ranges stay in {parts.folder}") from None
-                    log.warning("a worker died rendering frames %d-%d: rendering them again", r[0], r[1] - 1)
-                    todo.insert(0, r)
-                    idle.append(farm.replace(actor))
-                    continue
-                except ray.exceptions.RayTaskError as exc:
-                    raise FarmError(f"{_cause(exc)}; the finished ranges stay in {parts.folder}") from None
-                parts.store(r, payload)
-                rendered += r[1] - r[0]
-                bar.update(r[1] - r[0])
-                idle.append(actor)
-                if after_range is not None:
-                    after_range(r, farm, actor)
-    except KeyboardInterrupt:
+    with ctrl_c_noted() as pressed:
+        try:
+            while (todo or busy) and not pressed.is_set():
+                while idle and todo:
+                    actor, r = idle.pop(0), todo.pop(0)
+                    busy[actor.render.remote(*r)] = (r, actor)
+                ready, _ = ray.wait(list(busy), num_returns=1, timeout=0.5)
+                for ref in ready:
+                    r, actor = busy.pop(ref)
+                    try:
+                        payload = ray.get(ref)
+                    except ray.exceptions.RayActorError as exc:  # the worker died: a new one, and the range goes again
+                        tries[r] += 1
+                        if tries[r] >= RANGE_TRIES:
+                            raise FarmError(f"frames {r[0]}-{r[1] - 1}: {RANGE_TRIES} workers died rendering them "
+                                            f"({_cause(exc)}); the finished ranges stay in {parts.folder}") from None
+                        log.warning("a worker died rendering frames %d-%d: rendering them again", r[0], r[1] - 1)
+                        todo.insert(0, r)
+                        idle.append(farm.replace(actor))
+                        continue
+                    except ray.exceptions.RayTaskError as exc:
+                        raise FarmError(f"{_cause(exc)}; the finished ranges stay in {parts.folder}") from None
+                    parts.store(r, payload)
+                    rendered += r[1] - r[0]
+                    bar.update(r[1] - r[0])
+                    idle.append(actor)
+                    if after_range is not None:
+                        after_range(r, farm, actor)
+        except KeyboardInterrupt:
+            interrupted = "interrupted (Ctrl-C)"
+        finally:
+            bar.close()
+    if pressed.is_set():
         interrupted = "interrupted (Ctrl-C)"
-    finally:
-        bar.close()
     seconds = time.perf_counter() - started
     log.info("%d Ray workers on %s rendered %d frames in %.1f s (%.2f frames/s)", len(farm.actors), farm.where,
              rendered, seconds, rendered / seconds if seconds else 0.0)
