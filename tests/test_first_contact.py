@@ -55,10 +55,17 @@ class HeadlessShow:
         env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
         env.update(XDG_DATA_HOME=str(self.data), XDG_STATE_HOME=str(self.state_home), PYTHONUNBUFFERED="1")
         self.stderr = open(root / "stderr.txt", "w+")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "realtime.cli", "run", "--osc-port", str(self.port), "--control-port", "0",
-             "--osc-reply", f"127.0.0.1:{self.sock.getsockname()[1]}"],
-            cwd=self.cwd, env=env, stdout=subprocess.DEVNULL, stderr=self.stderr)
+        # Started as a terminal starts a command, Ctrl-C heard: a test run launched in the background
+        # (`pytest &` in a script) ignores SIGINT, an ignored signal stays ignored across exec, and
+        # Python then never turns it into KeyboardInterrupt. A handled signal is reset to the default.
+        runner_sigint = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "realtime.cli", "run", "--osc-port", str(self.port), "--control-port", "0",
+                 "--osc-reply", f"127.0.0.1:{self.sock.getsockname()[1]}"],
+                cwd=self.cwd, env=env, stdout=subprocess.DEVNULL, stderr=self.stderr)
+        finally:
+            signal.signal(signal.SIGINT, runner_sigint)
 
     def send(self, address: str, *args) -> None:
         self.sock.sendto(osc_message(address, *args), ("127.0.0.1", self.port))

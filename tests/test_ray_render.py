@@ -177,12 +177,15 @@ def test_a_worker_killed_mid_render_has_its_range_rendered_again(farm, show, tmp
 
 @pytest.fixture
 def ctrl_c_reaches_python():
-    """Python's own Ctrl-C handler, as in a terminal: a test (or a library it used) that left another
-    one behind would make Ctrl-C here mean something else, so say which instead of a puzzling render."""
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, (
-        f"SIGINT handler is {signal.getsignal(signal.SIGINT)!r}: an earlier test or library left it changed")
-    yield
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the render put it back
+    """Python's own Ctrl-C handler, as a command started from a terminal has it. A test run started
+    in the background (`pytest &` in a script) inherits SIGINT ignored, and the Ctrl-C these tests
+    send would then do nothing; the handler the run had is back afterwards."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the render put it back
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def test_ctrl_c_keeps_finished_ranges_and_resume_renders_only_the_rest(farm, show, tmp_path, ctrl_c_reaches_python):
