@@ -176,7 +176,8 @@ def test_record_over_osc_on_a_headless_show(demo, tmp_path):
         assert state["recording"]["file"] is None
         path = tmp_path / "recordings" / "take1.mp4"
         frames = decode(path)
-        assert abs(len(frames) - 2.0 * 30) <= 2  # the file's duration is the time recorded
+        dropped = r.show.recorder.dropped  # an encoder behind (a busy machine) drops frames, counted
+        assert dropped <= 30 and abs(len(frames) + dropped - 2.0 * 30) <= 2  # every slot of the time recorded
         assert frames[-1].std() > 5
         r.send(message("/stylevj/record/start", "../escape"))
         assert any(a == "/stylevj/error" and "plain file name" in p[0] for a, p in r.replies(0.5))

@@ -220,6 +220,24 @@ def test_a_crashed_shows_journal_survives_any_number_of_plain_runs(demo, tmp_pat
     assert not running_marker(journal).exists()
 
 
+def test_sigterm_stops_a_show_as_ctrl_c_does_and_the_journal_ends_cleanly(tmp_path):
+    journal = tmp_path / "state" / "journal.toml"
+    show = subprocess.Popen([sys.executable, "-m", "realtime.cli", "run", "--headless", "--seconds", "300",
+                             "--no-osc", "--no-control", "--journal", str(journal)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not journal.exists():
+            assert time.monotonic() < deadline and show.poll() is None, "the show never wrote its journal"
+            time.sleep(0.05)
+        show.terminate()  # systemd, docker stop
+        _, err = show.communicate(timeout=60)
+    finally:
+        show.kill()
+    assert show.returncode == 143 and "stopped (SIGTERM)" in err and "Traceback" not in err, err
+    assert ended_cleanly(journal)  # the orderly end ran: a next plain run will not keep it as a crash
+
+
 # ---- a full disk: what is really on it ---------------------------------------------------------
 
 
