@@ -248,19 +248,25 @@ def _why_not() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def results():
+def in_namespace(script: str) -> dict:
+    """Run `script` (a test file's scenarios) in a private network namespace, loopback up, with
+    NDI told to look at 127.0.0.1; its last JSON line. Skips with the reason where it cannot run."""
     why = _why_not()
     if why:
         pytest.skip(why)
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "ndi-config.v1.json").write_text(json.dumps({"ndi": {"networks": {"ips": "127.0.0.1"}}}))
         env = {**os.environ, "NDI_CONFIG_DIR": folder}
-        done = subprocess.run(["unshare", "-n", "sh", "-c", f"ip link set lo up && exec {sys.executable} {__file__}"],
+        done = subprocess.run(["unshare", "-n", "sh", "-c", f"ip link set lo up && exec {sys.executable} {script}"],
                               capture_output=True, text=True, timeout=240, cwd=REPO, env=env)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     assert done.returncode == 0 and lines, f"the NDI scenarios failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return json.loads(lines[-1])
+
+
+@pytest.fixture(scope="module")
+def results():
+    return in_namespace(__file__)
 
 
 def test_the_picture_goes_out_through_the_codec(results):

@@ -10,8 +10,6 @@ needs no network (refusals, a runtime that will not start, presets) runs here di
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -128,19 +126,9 @@ def scenario() -> dict:
 
 @pytest.fixture(scope="module")
 def results():
-    from tests.test_ndi import _why_not
+    from tests.test_ndi import in_namespace
 
-    why = _why_not()
-    if why:
-        pytest.skip(why)
-    with tempfile.TemporaryDirectory() as folder:
-        (Path(folder) / "ndi-config.v1.json").write_text(json.dumps({"ndi": {"networks": {"ips": "127.0.0.1"}}}))
-        env = {**os.environ, "NDI_CONFIG_DIR": folder}
-        done = subprocess.run(["unshare", "-n", "sh", "-c", f"ip link set lo up && exec {sys.executable} {__file__}"],
-                              capture_output=True, text=True, timeout=240, cwd=REPO, env=env)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    assert done.returncode == 0 and lines, f"the NDI scenario failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    return json.loads(lines[-1])
+    return in_namespace(__file__)
 
 
 def test_an_output_added_over_osc_sends_and_is_in_the_state(results):
