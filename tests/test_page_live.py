@@ -22,24 +22,9 @@ from realtime.models.input_transform import features
 from realtime.show.removed import Removed
 
 from .conftest import SHOW, osc_message
+from .test_page import CHROMIUM, DEADLINE, DRIVER, wait_for
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
 NO_CHROMIUM = "chromium and chromium-driver not installed (apt-get install chromium chromium-driver)"
-DEADLINE = 60.0  # seconds: generous, for two shared cores; nothing here measures time
-
-
-def wait_for(condition, what: str, timeout: float = DEADLINE):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = condition()
-        except Exception:  # noqa: BLE001 - an element not there yet, a stale element
-            value = None
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class LiveShow:
