@@ -221,7 +221,62 @@ def scenarios() -> dict:
                     "reported_dropped": outputs.reports()[0].dropped}
     rig.close(recv, find)
     outputs.stop()
+    out["late"] = late_sender(rig)
     return out
+
+
+class SlowOpen(Stalled):
+    """A transport in front of NDI whose open blocks until released: a runtime slow to start."""
+
+    def open(self, name):
+        self.entered.set()
+        self.gate.wait()
+        return self.inner.open(name)
+
+    def send(self, rgba, fps):
+        self.inner.send(rgba, fps)
+
+
+def late_sender(rig) -> dict:
+    """A sender the loader opens after its job was abandoned is closed, not left on the network
+    beside one opened in time."""
+    from realtime.outputs import FrameOutput, OutputSpec, Outputs
+    from realtime.outputs.ndi import NdiTransport, ndi_output
+    from realtime.show.commands.sends import OutputOpened
+    from realtime.show.loader import Loader
+
+    loader = Loader(failed=lambda reason: reason, deadline=0.3).start()
+    slow = SlowOpen(NdiTransport())
+    late = FrameOutput(OutputSpec("ndi", "late"), slow)
+
+    def job():
+        late.open()
+        return OutputOpened(late)
+
+    loader.load(job, "test", what="opening ndi output late")
+    assert slow.entered.wait(10)
+    loader.wait_idle(5)  # abandoned at its deadline
+    abandoned = [c for c, _ in loader.finished()]
+    slow.gate.set()
+    loader.stop()  # the late thread returns, opens, and its result is discarded
+    deadline = time.monotonic() + 10
+    while slow.inner._sender is not None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    kept = Outputs([ndi_output(OutputSpec("ndi", "kept"))])
+    kept.start()
+    kept.outputs[0].wait_open()
+    ndi, seen = rig.ndi, set()
+    find = ndi.find_create_v2(ndi.FindCreate())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not any(n.endswith("(kept)") for n in seen):
+        ndi.find_wait_for_sources(find, 200)
+        seen = {s.ndi_name for s in ndi.find_get_current_sources(find)}
+    ndi.find_wait_for_sources(find, 500)
+    seen |= {s.ndi_name for s in ndi.find_get_current_sources(find)}
+    ndi.find_destroy(find)
+    kept.stop()
+    return {"abandoned": [str(c) for c in abandoned], "late_closed": slow.inner._sender is None,
+            "kept_seen": any(n.endswith("(kept)") for n in seen), "late_seen": any(n.endswith("(late)") for n in seen)}
 
 
 def _at(rig, level):
@@ -310,6 +365,12 @@ def test_a_receiver_that_disconnects_and_reconnects(results):
     r = results["reconnect"]
     assert r["receivers_after_disconnect"] == 0
     assert r["receivers_again"] >= 1 and r["psnr"] > 35
+
+
+def test_a_sender_opened_after_its_deadline_is_closed(results):
+    late = results["late"]
+    assert any("took longer than" in reason for reason in late["abandoned"]), late
+    assert late["late_closed"] and late["kept_seen"] and not late["late_seen"], late
 
 
 def test_two_outputs_at_once(results):

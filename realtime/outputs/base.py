@@ -190,6 +190,12 @@ class FrameOutput:
         if self.sent_as != self.spec.name:
             log.info("%s output %r goes out as %r", self.spec.kind, self.spec.name, self.sent_as)
 
+    def discard(self) -> None:
+        """Any thread: close the transport of an output that was opened but never added to a show
+        (its loader job was abandoned, or the show stopped before it arrived)."""
+        if self._thread is None and self._opened.is_set():
+            self.transport.close()
+
     def start(self) -> None:
         """Start the sender thread (it opens the transport unless `open` did); a transport that
         fails to open is one log line and this output stays off (`error`), the show goes on."""

@@ -41,6 +41,14 @@ def sender_of(origin: Hashable) -> Hashable:
     return origin[:2] if isinstance(origin, tuple) else origin
 
 
+def _discard(command: object) -> None:
+    """Let a command that will never apply free what it holds (an opened NDI sender)."""
+    try:
+        getattr(command, "discard", lambda: None)()
+    except Exception:  # closing a late result must not end the loader
+        log.exception("loader: discarding a late result failed")
+
+
 @dataclass(eq=False)
 class _Task:
     job: Job
@@ -94,10 +102,17 @@ class Loader:
         return runner
 
     def stop(self) -> None:
+        """End the thread; results that arrived but were never applied are discarded."""
         runner, self._runner = self._runner, None
         if runner is not None and runner.thread is not None:
             self._jobs.put(None)
             runner.thread.join(timeout=10)
+        while True:
+            try:
+                command, _ = self._done.get_nowait()
+            except queue.Empty:
+                break
+            _discard(command)
 
     def load(self, job: Job, origin: Hashable, hold: bool = True, what: str = "a file") -> None:
         """Run `job` off the render thread; a full queue or too many stuck jobs refuse at once (the
@@ -171,9 +186,12 @@ class Loader:
                 command = self._failed(f"{type(exc).__name__}: {exc}")
             with self._lock:
                 runner.current = None
-                if task.settled:  # abandoned: the late result is discarded, another thread took over
-                    log.info("loader: %s returned after it was abandoned; result discarded", task.what)
-                    return
-                task.settled = True
-                self._unsettled -= 1
-                self._done.put((command, task))
+                late = task.settled  # abandoned: the late result is discarded, another thread took over
+                if not late:
+                    task.settled = True
+                    self._unsettled -= 1
+                    self._done.put((command, task))
+            if late:
+                log.info("loader: %s returned after it was abandoned; result discarded", task.what)
+                _discard(command)
+                return

@@ -135,6 +135,10 @@ class Command(Checked):
     def apply(self, show: Stage) -> None:
         raise NotImplementedError
 
+    def discard(self) -> None:
+        """A loader job's command that will never apply (the job overran its deadline, or the
+        show stopped first): let go of what it holds. Most hold nothing."""
+
     @classmethod
     def apply_many(cls, show: Stage, commands: Sequence[Command]) -> list[Exception | tuple]:
         """Apply a run of up to `batch` commands of this class in one go (classes with batch > 1).

@@ -70,6 +70,9 @@ class OutputOpened(Command):
         log.info("%s output %r added, sent as %r", output.spec.kind, output.spec.name, output.sent_as)
         show.emit("output/added", output.spec.name, output.sent_as)
 
+    def discard(self) -> None:
+        self.output.discard()  # a sender opened too late: its source must not linger on the network
+
 
 @dataclass(frozen=True)
 class RemoveOutput(Command):
