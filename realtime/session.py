@@ -108,7 +108,10 @@ class ShowSession:
             if self.page is not None:
                 self.page.start()
         except BaseException:
-            self.close()
+            try:
+                self.close()
+            except StylevjError:
+                pass  # logged; the failure to start is the one to report
             raise
         return self
 
@@ -116,38 +119,42 @@ class ShowSession:
         self.close()
 
     def close(self) -> None:
-        """Stop everything, in reverse order; safe to call twice."""
+        """Stop everything, in reverse order; safe to call twice. Every step runs even when an
+        earlier one raises (a MIDI port that fails to close must not keep the journal open or
+        the recording unfinished); each failure is logged, and the first is raised at the end
+        as one line (a StylevjError: the CLI exits 1 without a traceback)."""
         show = self.show
-        if self.page is not None:
-            self.page.stop()
-            self.page = None
-        if self.osc is not None:
-            self.osc.stop()
-            self.osc = None
-        if self.midi is not None:
-            self.midi.stop()
-            self.midi = None
-        if self.audio is not None:
-            self.audio.stop()
-            self.audio = None
+        failures: list[tuple[str, Exception]] = []
+
+        def attempt(what: str, step: Callable[[], object]) -> None:
+            try:
+                step()
+            except Exception as exc:
+                log.error("stopping %s failed: %s", what, exc)
+                failures.append((what, exc))
+
+        for name in ("page", "osc", "midi", "audio"):
+            part = getattr(self, name)
+            if part is not None:
+                setattr(self, name, None)
+                attempt(name, part.stop)
         if show.recorder is not None and show.recorder.recording:
-            show.recorder.stop()
-        show.outputs.stop()  # senders finish and close; their GL buffers go while the context exists
-        if self.journal is not None:
-            self.journal.stop()
-            self.journal = None
-        if self.telemetry is not None:
-            self.telemetry.stop()
-            self.telemetry = None
-        show.loader.stop()
-        show.worker.stop()
-        show.beat_clock.close()  # leaves the Link session (the other peers see one fewer)
-        try:
-            show.sink.release()  # interop textures are unregistered while their GL context still exists
-        except Exception as exc:  # shutting down: say it, and still close the surface
-            log.warning("releasing the frame sink failed (%s)", exc)
+            attempt("the recording", show.recorder.stop)
+        attempt("the outputs", show.outputs.stop)  # senders finish and close; their GL buffers go while the context exists
+        for name in ("journal", "telemetry"):
+            part = getattr(self, name)
+            if part is not None:
+                setattr(self, name, None)
+                attempt(name, part.stop)
+        attempt("the loader", show.loader.stop)
+        attempt("the generator worker", show.worker.stop)
+        attempt("the beat clock", show.beat_clock.close)  # leaves the Link session (the other peers see one fewer)
+        attempt("the frame sink", show.sink.release)  # interop textures are unregistered while their GL context still exists
         if self.close_surface:
-            show.surface.close()
+            attempt("the surface", show.surface.close)
+        if failures:
+            what, exc = failures[0]
+            raise StylevjError(f"the show stopped, but stopping {what} failed: {exc}") from exc
 
 
 # ---- stylevj run --------------------------------------------------------------------------------

@@ -683,3 +683,35 @@ def test_a_graph_is_captured_around_the_compiled_synthesis(demo):
         assert np.array_equal(worker.latest().pixels.numpy(), _expected(demo, w))
     finally:
         worker.stop()
+
+
+def test_closing_runs_every_step_when_one_fails(demo, tmp_path):
+    """A part that raises while stopping (a MIDI port, a page) still lets the journal end cleanly,
+    the threads stop and the surface close; the failure is raised once everything is stopped."""
+    from realtime.control import Journal, ended_cleanly
+    from realtime.errors import StylevjError
+
+    closed: list[str] = []
+
+    class Surface(HeadlessSurface):
+        def close(self) -> None:
+            closed.append("surface")
+            super().close()
+
+    class Page:  # stands in for the operator page, whose stop fails
+        def start(self) -> None:
+            pass
+
+        def stop(self) -> None:
+            raise OSError("the page's socket is gone")
+
+    show = _show(demo, Surface((demo.resolution, demo.resolution)))
+    path = tmp_path / "journal.toml"
+    session = ShowSession(show, journal=Journal(path, show.board))
+    session.page = Page()  # started last, stopped first
+    with pytest.raises(StylevjError, match="stopping page failed: the page's socket is gone"):
+        with session:
+            assert show.wait_for_first_frame()
+            show.step()
+    assert closed == ["surface"] and ended_cleanly(path) and session.journal is None
+    assert not show.worker._thread.is_alive()
