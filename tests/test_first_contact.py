@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .conftest import WAIT_S, FakeNvml, fake_proc, osc_message, stylevj
+from .conftest import REPO, WAIT_S, FakeNvml, fake_proc, osc_message, stylevj
 
 
 def free_udp_port() -> int:
@@ -252,3 +253,13 @@ def test_stylevj_render_overlay_gpu_samples_telemetry(tmp_path):
     assert len(list((tmp_path / "frames").glob("*.png"))) == 1
     assert "GPU panel: " in result.stderr  # sampled before the first frame: the GPUs, or why CPU and RAM
     assert "GPU panel: CPU and RAM (NVMLError" not in result.stderr  # the reason is in words
+
+
+def test_the_readme_names_the_system_packages_ci_installs():
+    """A newcomer who follows the README gets every part the skipped tests need: the apt line in
+    the README is the one `.ci/run` installs."""
+    readme = " ".join((REPO / "README.md").read_text().split())
+    said = re.search(r"apt-get install (libegl1[a-z0-9 .+-]+)`", readme)
+    ci = re.search(r'display_pkgs="([^"]+)"', (REPO / ".ci" / "run").read_text())
+    assert said and ci
+    assert set(said.group(1).split()) == set(ci.group(1).split())
