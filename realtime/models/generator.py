@@ -6,7 +6,7 @@ is the contract in DESIGN.md: z_dim, w_dim, num_ws, resolution, w_avg, mapping()
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -120,14 +120,18 @@ class SynthesisNetwork(nn.Module):
         return img
 
 
-class Generator(nn.Module):
-    """A StyleGAN2 generator: `mapping` then `synthesis`, with its config and `w_avg`."""
+class GeneratorBase(nn.Module):
+    """What every generator offers the show: `mapping` then `synthesis`, its config's sizes,
+    `w_avg`, the device and `source`. StyleGAN2 (`Generator`) and StyleGAN3
+    (models/stylegan3.py) add their synthesis network and how it takes a precision."""
 
-    def __init__(self, cfg: GeneratorConfig) -> None:
+    def __init__(self, cfg, synthesis: Callable[..., nn.Module]) -> None:
+        """`synthesis(cfg)` makes the synthesis network, after the mapping network: the order in
+        which the layers draw their initial weights (seeded random networks depend on it)."""
         super().__init__()
         self.cfg = cfg
         self.mapping = MappingNetwork(cfg)
-        self.synthesis = SynthesisNetwork(cfg)
+        self.synthesis = synthesis(cfg)
         self.source = ""  # where it came from, for logs and records (set by the loader)
 
     z_dim = property(lambda self: self.cfg.z_dim)
@@ -144,6 +148,19 @@ class Generator(nn.Module):
     @property
     def device(self) -> torch.device:
         return self.mapping.w_avg.device
+
+    def forward(self, z: torch.Tensor, truncation_psi: float = 1.0, noise_mode: str = "const") -> torch.Tensor:
+        return self.synthesis(self.mapping(z, truncation_psi), noise_mode)
+
+    def extra_repr(self) -> str:
+        return self.cfg.describe()
+
+
+class Generator(GeneratorBase):
+    """A StyleGAN2 generator: `mapping` then `synthesis`, with its config and `w_avg`."""
+
+    def __init__(self, cfg: GeneratorConfig) -> None:
+        super().__init__(cfg, SynthesisNetwork)
 
     @property
     def uses_fp16(self) -> bool:
@@ -166,9 +183,3 @@ class Generator(nn.Module):
             for layer in block.modules():
                 if isinstance(layer, Derived):
                     layer.derived(torch.float32 if isinstance(layer, EqualLinear) else dtype)
-
-    def forward(self, z: torch.Tensor, truncation_psi: float = 1.0, noise_mode: str = "const") -> torch.Tensor:
-        return self.synthesis(self.mapping(z, truncation_psi), noise_mode)
-
-    def extra_repr(self) -> str:
-        return self.cfg.describe()

@@ -22,7 +22,7 @@ from torch import nn
 
 from ..choices import NOISE_MODES
 from .bending import bends_by_resolution
-from .generator import MappingNetwork
+from .generator import GeneratorBase, MappingNetwork
 from .layers import Derived, EqualLinear, modulate_demodulate
 from .sg3_config import LayerSpec, StyleGAN3Config
 from .sg3_filters import FilteredLeakyReLU
@@ -203,30 +203,11 @@ class SynthesisNetwork3(nn.Module):
         return (x.float() * self.output_scale).contiguous()
 
 
-class StyleGAN3Generator(nn.Module):
+class StyleGAN3Generator(GeneratorBase):
     """A StyleGAN3 generator: `mapping` then `synthesis`, with its config and `w_avg`."""
 
     def __init__(self, cfg: StyleGAN3Config) -> None:
-        super().__init__()
-        self.cfg = cfg
-        self.mapping = MappingNetwork(cfg)
-        self.synthesis = SynthesisNetwork3(cfg)
-        self.source = ""  # where it came from, for logs and records (set by the loader)
-
-    z_dim = property(lambda self: self.cfg.z_dim)
-    w_dim = property(lambda self: self.cfg.w_dim)
-    num_ws = property(lambda self: self.cfg.num_ws)
-    resolution = property(lambda self: self.cfg.resolution)
-    img_channels = property(lambda self: self.cfg.img_channels)
-
-    @property
-    def w_avg(self) -> torch.Tensor:
-        """The centre of W that truncation pulls toward: [w_dim]."""
-        return self.mapping.w_avg
-
-    @property
-    def device(self) -> torch.device:
-        return self.mapping.w_avg.device
+        super().__init__(cfg, SynthesisNetwork3)
 
     @property
     def uses_fp16(self) -> bool:
@@ -250,9 +231,3 @@ class StyleGAN3Generator(nn.Module):
             layer.derived(dtype)
             if layer.act is not None:
                 layer.act.derived(dtype)
-
-    def forward(self, z: torch.Tensor, truncation_psi: float = 1.0, noise_mode: str = "const") -> torch.Tensor:
-        return self.synthesis(self.mapping(z, truncation_psi), noise_mode)
-
-    def extra_repr(self) -> str:
-        return self.cfg.describe()
