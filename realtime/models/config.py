@@ -14,8 +14,28 @@ from dataclasses import asdict, dataclass
 from ..errors import CheckpointError
 
 
+class JsonConfig:
+    """A frozen config dataclass as the JSON that native files store in their header."""
+
+    label = "generator"  # how a malformed one is named in the error
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str):
+        try:
+            data = json.loads(text)
+            data["channels"] = tuple(data["channels"])
+            return cls(**data)
+        except CheckpointError:
+            raise
+        except (ValueError, TypeError, KeyError) as exc:
+            raise CheckpointError(f"{cls.label} config is malformed: {exc}") from None
+
+
 @dataclass(frozen=True)
-class GeneratorConfig:
+class GeneratorConfig(JsonConfig):
     """Shape and numerics of a StyleGAN2 (config-e/f, skip architecture) generator.
 
     channels[i] is the feature width of the block at resolution 4 * 2**i, so
@@ -70,20 +90,6 @@ class GeneratorConfig:
         if self.num_fp16_res <= 0:
             return self.resolution * 2
         return max(2 ** (self.log2_resolution + 1 - self.num_fp16_res), 8)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> "GeneratorConfig":
-        try:
-            data = json.loads(text)
-            data["channels"] = tuple(data["channels"])
-            return cls(**data)
-        except CheckpointError:
-            raise
-        except (ValueError, TypeError, KeyError) as exc:
-            raise CheckpointError(f"generator config is malformed: {exc}") from None
 
     def describe(self) -> str:
         """One line for logs: the facts a VJ checks when a checkpoint loads."""

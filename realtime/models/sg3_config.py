@@ -14,12 +14,12 @@ header needs to store only the config.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import CheckpointError
+from .config import JsonConfig
 
 ARCHITECTURE = "stylegan3"  # the native header's name for this family
 
@@ -68,7 +68,7 @@ class LayerSpec:
 
 
 @dataclass(frozen=True)
-class StyleGAN3Config:
+class StyleGAN3Config(JsonConfig):
     """Shape and numerics of a StyleGAN3 generator (configs T and R).
 
     channels[i] is the width of synthesis layer i (0 .. num_layers-1); the Fourier input has
@@ -113,6 +113,7 @@ class StyleGAN3Config:
             raise CheckpointError("StyleGAN3 cutoffs and stopbands must be positive")
         self.layer_specs()  # every derived size must be consistent, or the config is refused now
 
+    label = "StyleGAN3 generator"
     architecture = property(lambda self: ARCHITECTURE)
 
     @property
@@ -177,20 +178,6 @@ class StyleGAN3Config:
             if in_size + kernel - 1 < 1 or out_size < 1:
                 raise CheckpointError(f"StyleGAN3 layer {idx}: sizes {in_size} -> {out_size} are not a valid design")
         return tuple(specs)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> "StyleGAN3Config":
-        try:
-            data = json.loads(text)
-            data["channels"] = tuple(data["channels"])
-            return cls(**data)
-        except CheckpointError:
-            raise
-        except (ValueError, TypeError, KeyError) as exc:
-            raise CheckpointError(f"StyleGAN3 generator config is malformed: {exc}") from None
 
     def describe(self) -> str:
         """One line for logs: the facts a VJ checks when a checkpoint loads."""

@@ -22,7 +22,7 @@ from torch import nn
 
 from ..choices import NOISE_MODES
 from .bending import bends_by_resolution
-from .generator import GeneratorBase, MappingNetwork
+from .generator import GeneratorBase
 from .layers import Derived, EqualLinear, modulate_demodulate
 from .sg3_config import LayerSpec, StyleGAN3Config
 from .sg3_filters import FilteredLeakyReLU
