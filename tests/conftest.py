@@ -312,6 +312,19 @@ class Rig:
         self.client.close()
 
 
+def until(condition, rig: Rig, seconds: float = 10.0) -> bool:
+    """Step the show until `condition()` holds or `seconds` pass (a bounded wait, no fixed sleep)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        rig.show.step()
+        time.sleep(0.003)
+    return condition()
+
+
 # -- a stand-in NVML (tests/test_overlay*.py): the only test double, as no NVIDIA driver exists here --
 
 GIB = 2**30

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from realtime.models.native import save_native
 from realtime.overlay.text import GlyphAtlas, check_font, find_font
 from realtime.show.thumbnail import LEVEL_STEPS, ThumbnailTap
 
-from .conftest import Rig
+from .conftest import Rig, until
 from .conftest import osc_message as message
 from .forge import to_rosinality
 
@@ -32,17 +31,6 @@ from .forge import to_rosinality
 @pytest.fixture(scope="module")
 def demo():
     return load_generator("demo")
-
-
-def until(condition, rig: Rig, seconds: float = 10.0) -> bool:
-    """Step the show until `condition()` holds or `seconds` pass (a bounded wait, no fixed sleep)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        rig.show.step()
-        time.sleep(0.003)
-    return condition()
 
 
 def in_thread(fn, seconds: float = 10.0) -> tuple[threading.Thread, list]:

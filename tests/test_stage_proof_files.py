@@ -10,7 +10,6 @@ import socket
 import struct
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,7 @@ from realtime.presets import PresetError, default_preset_path, load_preset, save
 from realtime.show import LiveShow, capture, player_from_preset
 from realtime.show.commands import AddSeedKeyframe, LoadPreset, SavePreset, TogglePause
 
-from .conftest import Rig, stylevj
+from .conftest import Rig, stylevj, until
 from .conftest import osc_message as message
 
 
@@ -46,17 +45,6 @@ def bomb_npy(path: Path) -> Path:
 
 def errors(replies) -> list[str]:
     return [p[0] for a, p in replies if a == "/stylevj/error"]
-
-
-def until(condition, rig: Rig, seconds: float = 10.0) -> bool:
-    """Step the show until `condition()` holds or `seconds` pass (a bounded wait, no fixed sleep)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        rig.show.step()
-        time.sleep(0.003)
-    return condition()
 
 
 class RenderThreadFiles:
