@@ -240,10 +240,12 @@ class Rig:
     ephemeral port, and a client socket: the way a show runs, with everything real."""
 
     def __init__(self, G, folder, reply=None, allow=None, mappings=(), queue_size=1024, recorder=None,
-                 generator=None, text: str = SHOW) -> None:
+                 generator=None, text: str = SHOW, journal=None, clock=None) -> None:
+        """`journal`: a path; the session runs a Journal there, as `stylevj run` does, and OSC
+        reads the journal's board. `clock`: the show's clock (a FakeClock stands still)."""
         import socket
 
-        from realtime.control import OscServer
+        from realtime.control import Journal, OscServer
         from realtime.display import HeadlessSurface
         from realtime.overlay import build_overlays
         from realtime.presets import OverlaySettings, load_preset
@@ -257,8 +259,12 @@ class Rig:
                                recorder=recorder, overlays=self.overlays.panels, queue_size=queue_size)
         if generator is not None:
             self.show.worker.G = generator
-        self.osc = OscServer(self.show.submit, self.show.board, port=0, reply=reply, allow=allow, mappings=mappings)
-        self.session = ShowSession(self.show, osc=self.osc).__enter__()
+        if clock is not None:
+            self.show.clock = clock
+        self.path, self.journal = journal, None if journal is None else Journal(journal, self.show.board)
+        board = self.show.board if self.journal is None else self.journal.board
+        self.osc = OscServer(self.show.submit, board, port=0, reply=reply, allow=allow, mappings=mappings)
+        self.session = ShowSession(self.show, osc=self.osc, journal=self.journal).__enter__()
         self.client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.client.bind(("127.0.0.1", 0))
         self.client.settimeout(0.01)
@@ -298,7 +304,7 @@ class Rig:
         latest = self.show.board.latest()
         mark = latest.serial if latest is not None else 0  # a reply to an earlier (repeated) request is older
         for _ in range(20):
-            self.send(osc_message("/stylevj/state"))
+            self.client.sendto(osc_message("/stylevj/state"), self.osc.address)
             for address, params in self.replies(0.5, until="/stylevj/state"):
                 if address == "/stylevj/state":
                     state = json.loads(params[0])

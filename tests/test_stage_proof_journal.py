@@ -7,10 +7,8 @@ cannot mount one)."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,15 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from realtime.control import PREFIX, TABLE, Journal, OscServer, ended_cleanly, keep_previous
+from realtime.control import PREFIX, TABLE, Journal, ended_cleanly, keep_previous
 from realtime.control.addresses import ADDRESSES
 from realtime.control.journal import KEEP_PREVIOUS, running_marker
-from realtime.display import HeadlessSurface
 from realtime.models import load_generator
 from realtime.overlay import build_overlays
-from realtime.presets import OverlaySettings, load_preset
-from realtime.session import ShowSession, build_show
-from realtime.show import Folders
+from realtime.presets import load_preset
+from realtime.session import build_show
 from realtime.latent import Drive
 from realtime.show.commands import SetAudioDrive
 
@@ -62,50 +58,15 @@ def demo():
     return load_generator("demo")
 
 
-class JournaledRig:
+class JournaledRig(Rig):
     """A headless show as `stylevj run` wires it: the journal started by the session, and OSC
     feedback read from the journal's board. The clock stands still (positions stay put)."""
 
     def __init__(self, G, folder: Path, text: str = SHOW) -> None:
-        (folder / "show.toml").write_text(text)
-        preset = load_preset(folder / "show.toml")
-        self.overlays = build_overlays(OverlaySettings())
-        self.show = build_show(G, preset, HeadlessSurface((64, 64)), upload="host", folders=Folders.beside(folder),
-                               overlays=self.overlays.panels)
-        self.show.clock = FakeClock()
-        self.path = folder / "state" / "journal.toml"
-        self.journal = Journal(self.path, self.show.board)
-        self.osc = OscServer(self.show.submit, self.journal.board, port=0)
-        self.session = ShowSession(self.show, osc=self.osc, journal=self.journal).__enter__()
-        self.client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.client.bind(("127.0.0.1", 0))
-        self.client.settimeout(0.01)
+        super().__init__(G, folder, text=text, journal=folder / "state" / "journal.toml", clock=FakeClock())
 
     def send(self, address: str, *args) -> None:
-        self.client.sendto(message(address, *args), self.osc.address)
-
-    def state(self) -> dict:
-        """The state as OSC reports it: a sync point for everything sent before."""
-        from pythonosc.osc_message import OscMessage
-
-        for _ in range(20):
-            self.send("/stylevj/state")
-            deadline = time.monotonic() + 1.0
-            while time.monotonic() < deadline:
-                self.show.step()
-                try:
-                    data, _ = self.client.recvfrom(65536)
-                except socket.timeout:
-                    continue
-                msg = OscMessage(data)
-                if msg.address == "/stylevj/state":
-                    return json.loads(msg.params[0])
-        raise AssertionError("no state reply")
-
-    def close(self) -> None:
-        self.session.close()
-        self.overlays.close()
-        self.client.close()
+        super().send(message(address, *args))
 
 
 def resumed(G, journal: Path, surface) -> dict:
