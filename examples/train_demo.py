@@ -2,24 +2,24 @@
 
 Why flowers: they honour "Like A Flower", the music video this project comes from. Why not a GAN:
 adversarial training needs GPU-days; this is a supervised decoder. Every W has a flower of its own
-(`flower_params`: the W's first principal coordinates, squashed into petal count, rotation, size,
-shape and colours), drawn by a procedural renderer (`render_flowers`), and the synthesis network
-learns to draw it. Because the flower is a smooth function of W, a path through W+ morphs one
-flower into the next without a jump.
+(`flower_params`: the W's first principal coordinates, squashed into size, petal shape and
+colours; six petals, one up), drawn by a procedural renderer (`render_flowers`), and the
+synthesis network learns to draw it. Because the flower is a smooth function of W, a path
+through W+ morphs one flower into the next without a jump.
 
 The network is the demo's own StyleGAN2 architecture (realtime/models/builtin.py, DEMO_CONFIG)
 and its mapping network stays the seeded random one, so seeds, directions, bending and projection
 work as with any checkpoint. Only the 4 .. 64 px blocks are trained (CPU time: 64 px feature maps
 are a sixteenth of 256 px ones); the two upper blocks keep their convolutions but their ToRGB is
-zero, so they pass the 64 px image on, upsampled, and the loss compares it at 256 px. Losses: L1
-that lets saturated targets be overdriven (the picture is clamped to [-1, 1] on its way to the
-screen, so overshoot there only sharpens edges) plus L1 on the image's differences (edges, not
-the blurry average).
+zero, so they pass the 64 px image on, upsampled, and the loss compares that 64 px image with
+the flower drawn at 64 px. Losses: L1 that lets saturated targets be overdriven (the picture is
+clamped to [-1, 1] on its way to the screen, so overshoot there only sharpens edges) plus L1 on
+the image's differences (edges, not the blurry average).
 
     python examples/train_demo.py --out realtime/models/demo_flowers.safetensors
 
-Seeded and deterministic on one machine (fixed steps, no time-based decisions); it logs the loss
-and the time it took (docs/demo.md has the numbers of the shipped weights).
+Seeded and deterministic on one machine with one thread (fixed steps, no time-based decisions);
+it logs the loss and the time it took (docs/demo.md has the numbers of the shipped weights).
 `python examples/train_demo.py --measure demo` prints the picture measurements of docs/demo.md.
 """
 
@@ -45,6 +45,7 @@ log = logging.getLogger("train_demo")
 
 TRAIN_SEED = 26
 N_COORDS = 16  # principal coordinates of W that steer a flower
+STEPS = 10_000  # the shipped weights (docs/demo.md)
 
 
 # ---------------------------------------------------------------- the flower of a W
@@ -62,15 +63,24 @@ def w_basis(G, samples: int = 10_000) -> tuple[torch.Tensor, torch.Tensor, torch
     return mean.float(), comps.float(), std.float()
 
 
+PETALS = 6.0  # every flower has six petals, one pointing up (see docs/demo.md: why not a count that varies)
+UP = -math.pi / 2  # the image's y axis points down: a petal at -90 degrees points up
+
+
 def flower_params(w: torch.Tensor, basis) -> dict[str, torch.Tensor]:
-    """The flower of each W [B, w_dim]: every field a smooth function of W (no wrap, no step)."""
+    """The flower of each W [B, w_dim]: every field a smooth function of W (no wrap, no step).
+
+    Petal count and rotation are fixed. A count or a turn that follows W is a pattern that no
+    channel mix of fixed feature maps can draw (cos(n(phi - theta(W))) is far from affine in W),
+    so the network learns their average, a disc; with them fixed, petals form within a thousand
+    steps. W still steers size, petal roundness, the inner ring, the centre and all the colours."""
     mean, comps, std = basis
-    c = ((w - mean) @ comps.t()) / std  # [B, N_COORDS], about N(0, 1)
+    c = ((w - mean) @ comps.t()) / std  # [B, N_COORDS], about N(0, 1); c[:, 0:2] unused (they steered count and turn)
     t = torch.tanh
     hue = 0.3 * c[:, 4] + 0.05
     return {
-        "count": 6.0 + 1.7 * t(0.8 * c[:, 0]),  # petals, 4.3 .. 7.7, cross-faded between integers
-        "rotation": 0.9 * c[:, 1],
+        "count": torch.full_like(hue, PETALS),
+        "rotation": torch.full_like(hue, UP),
         "radius": 0.80 + 0.14 * t(c[:, 2]),
         "point": torch.exp(0.55 * t(c[:, 3])),  # petal roundness exponent
         "hue": hue,
@@ -226,28 +236,28 @@ def grad_l1(y: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 TRAINED_BLOCKS = 5  # 4 .. 64 px; the 128 and 256 px blocks keep their convolutions but draw nothing
+DRAW_PX = 64  # the loss compares at the trained blocks' own size (see docs/demo.md: why not at 256 px)
 
 
-def upsample_to(G, img: torch.Tensor) -> torch.Tensor:
-    """The 64 px image as the network's untrained top blocks pass it on: FIR-upsampled to full size."""
-    for block in list(G.synthesis.blocks)[TRAINED_BLOCKS:]:
-        img = block.upsample_img(img)
-    return img
-
-
-def train(steps: int, batch: int, lr: float, out: Path, every: int = 100) -> tuple[object, dict]:
-    """Fit the 4 .. 64 px blocks so that their image, upsampled to 256 px and clamped as the screen
-    clamps it, is the flower of its W. Constant learning rate: the weights after N steps are those
-    of a run of N steps (the checkpoint written every `every` steps is a shorter run's result)."""
+def untrained_generator():
+    """The demo's seeded random network, ToRGB scaled so the first pictures are near grey and the
+    top blocks draw nothing: where the training starts."""
     torch.manual_seed(TRAIN_SEED)
     state = random_weights(DEMO_CONFIG, DEMO_SEED)
     state.pop("mapping.w_avg")
-    blocks = len(DEMO_CONFIG.channels)
-    for j in range(blocks):
+    for j in range(len(DEMO_CONFIG.channels)):
         key = f"synthesis.blocks.{j}.torgb"
-        state[f"{key}.weight"] *= 0.1 if j < TRAINED_BLOCKS else 0.0  # start near grey; the top blocks stay dark
+        state[f"{key}.weight"] *= 0.1 if j < TRAINED_BLOCKS else 0.0
         state[f"{key}.bias"].zero_()
-    G = build_generator(Converted(DEMO_CONFIG, state, None), "demo (training)")
+    return build_generator(Converted(DEMO_CONFIG, state, None), "demo (training)")
+
+
+def train(steps: int, batch: int, lr: float, out: Path, every: int = 100) -> tuple[object, dict]:
+    """Fit the 4 .. 64 px blocks so that their 64 px image is the flower of its W, drawn at 64 px
+    (the network's own top blocks upsample it to 256). Adam at a constant learning rate, a seeded
+    W stream: the weights after N steps are those of a run of N steps (`out` is written every
+    `every` steps, so a stopped run leaves a shorter run's result)."""
+    G = untrained_generator()
     G.requires_grad_(False)
     basis = w_basis(G)
     trained = [p for n, p in G.synthesis.named_parameters()
@@ -256,13 +266,12 @@ def train(steps: int, batch: int, lr: float, out: Path, every: int = 100) -> tup
         p.requires_grad_(True)
     opt = torch.optim.Adam(trained, lr=lr, betas=(0.9, 0.99))
     rng = torch.Generator().manual_seed(TRAIN_SEED)
-    record: dict = {"seed": TRAIN_SEED, "batch": batch, "lr": lr, "trained_blocks_px": 4 * 2 ** (TRAINED_BLOCKS - 1),
-                    "loss_px": DEMO_CONFIG.resolution, "log": []}
+    record: dict = {"seed": TRAIN_SEED, "batch": batch, "lr": lr, "trained_blocks_px": DRAW_PX, "loss_px": DRAW_PX, "log": []}
     started, running = time.perf_counter(), []
     for step in range(steps):
         w = sample_w(G, batch, rng)
-        target = render_flowers(flower_params(w, basis), DEMO_CONFIG.resolution)
-        y = upsample_to(G, synth_to(G, w, TRAINED_BLOCKS))
+        target = render_flowers(flower_params(w, basis), DRAW_PX)
+        y = synth_to(G, w, TRAINED_BLOCKS)
         l1, lg = interval_l1(y, target), grad_l1(y, target)
         loss = l1 + 2.0 * lg
         opt.zero_grad(set_to_none=True)
@@ -361,20 +370,56 @@ def measure(source: str, seeds=range(1, 7), spots: int = 96, step: float = 1 / 2
             "pairs": spots}
 
 
+SHEET_SEEDS = (1, 4, 20, 15, 3, 18)  # the default show's keyframes (presets/default.toml)
+
+
+@torch.no_grad()
+def pictures(source: str, folder: Path) -> list[Path]:
+    """docs/demo-after.png (the generator's pictures of the default show's seeds, truncation 0.8,
+    in a row) and docs/demo-target.png (the renderer's flowers it learnt from, two rows of four)."""
+    from PIL import Image
+
+    from realtime.models.seeds import z_from_seed
+
+    G = load_generator(source)
+    ws = torch.cat([G.mapping(z_from_seed(s, G.z_dim), 0.8) for s in SHEET_SEEDS + (7, 8)])
+
+    def row(images: torch.Tensor) -> torch.Tensor:
+        return torch.cat(list(to_u8(images)), dim=2)
+
+    drawn = row(G.synthesis(ws[:6]))
+    targets = render_flowers(flower_params(ws[:, 0], w_basis(G)), G.resolution)
+    target = torch.cat([row(targets[:4]), row(targets[4:])], dim=1)
+    written = []
+    for name, img in (("demo-after.png", drawn), ("demo-target.png", target)):
+        path = folder / name
+        Image.fromarray(img.permute(1, 2, 0).byte().numpy()).save(path)
+        written.append(path)
+    return written
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("realtime/models/demo_flowers.safetensors"))
-    parser.add_argument("--steps", type=int, default=2800, help="the shipped weights: 2800")
+    parser.add_argument("--steps", type=int, default=STEPS, help=f"the shipped weights: {STEPS}")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--threads", type=int, default=1, help="1: on a shared machine more threads only wait")
     parser.add_argument("--measure", metavar="SOURCE", help="print the measurements of a generator and exit")
+    parser.add_argument("--pictures", metavar="FOLDER", type=Path,
+                        help="write the demo's pictures and the flowers it learnt (docs/demo-*.png) and exit")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.measure:
         print(json.dumps(measure(args.measure), indent=1))
         return
+    if args.pictures:
+        for path in pictures("demo", args.pictures):
+            log.info("wrote %s", path)
+        return
+    if args.steps < 1:
+        parser.error("--steps must be at least 1")
     G, record = train(args.steps, args.batch, args.lr, args.out)
     log.info("wrote %s (%.1f MB): %s", args.out, args.out.stat().st_size / 1e6, json.dumps(record))
 

@@ -56,6 +56,12 @@ def generator_frames(G, preset, fps, frames) -> list[np.ndarray]:
     return out
 
 
+def yuv420p_round_trip(rgb: np.ndarray) -> np.ndarray:
+    """The picture as yuv420p can hold it, with no compression (what any H.264 file starts from)."""
+    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+    return frame.reformat(format="yuv420p").reformat(format="rgb24").to_ndarray()
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return 10 * np.log10(255**2 / max(mse, 1e-12))
@@ -76,8 +82,9 @@ def test_png_render_is_exactly_the_generators_frames(demo, tmp_path):
 
 
 def test_h264_render_decodes_to_the_frames_within_a_psnr_floor(demo, tmp_path):
-    # CRF 18 is x264's "visually lossless" setting; on these smooth pictures it keeps every frame
-    # above 35 dB (yuv420p halves the colour resolution; that bounds it, not the motion).
+    # CRF 18 is x264's "visually lossless" setting: every frame stays within 2 dB of what yuv420p
+    # itself allows (it halves the colour resolution, which bounds the PSNR of the demo's
+    # saturated petal edges near 35 dB before any compression), and above 30 dB.
     (tmp_path / "show.toml").write_text(SHOW)
     out = tmp_path / "show.mp4"
     result = stylevj("render", str(tmp_path / "show.toml"), "--out", str(out), "--fps", "30", "--seconds", "2", "--fit", "stretch")
@@ -85,7 +92,8 @@ def test_h264_render_decodes_to_the_frames_within_a_psnr_floor(demo, tmp_path):
     frames = decode(out)
     assert len(frames) == 60
     expected = generator_frames(demo, load_preset(tmp_path / "show.toml"), 30, 60)
-    assert min(psnr(f, e) for f, e in zip(frames, expected)) > 35
+    allowed = [psnr(yuv420p_round_trip(e), e) for e in expected]
+    assert all(psnr(f, e) > max(bound - 2.0, 30.0) for f, e, bound in zip(frames, expected, allowed))
     with av.open(str(out)) as c:
         stream = c.streams.video[0]
         assert stream.average_rate == 30
