@@ -115,8 +115,13 @@ class ShowSession:
             raise
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        try:
+            self.close()
+        except StylevjError:
+            if exc_type is None:
+                raise
+            # logged; the exception already on its way out (Ctrl-C, a crash) is the one to report
 
     def close(self) -> None:
         """Stop everything, in reverse order; safe to call twice. Every step runs even when an
@@ -149,7 +154,10 @@ class ShowSession:
         attempt("the loader", show.loader.stop)
         attempt("the generator worker", show.worker.stop)
         attempt("the beat clock", show.beat_clock.close)  # leaves the Link session (the other peers see one fewer)
-        attempt("the frame sink", show.sink.release)  # interop textures are unregistered while their GL context still exists
+        try:
+            show.sink.release()  # interop textures are unregistered while their GL context still exists
+        except Exception as exc:  # the show is over and the surface still closes: a warning, not a failure
+            log.warning("releasing the frame sink failed (%s)", exc)
         if self.close_surface:
             attempt("the surface", show.surface.close)
         if failures:

@@ -715,3 +715,20 @@ def test_closing_runs_every_step_when_one_fails(demo, tmp_path):
             show.step()
     assert closed == ["surface"] and ended_cleanly(path) and session.journal is None
     assert not show.worker._thread.is_alive()
+
+
+def test_a_failure_while_closing_never_hides_the_exception_that_ended_the_show(demo):
+    class Page:
+        def start(self) -> None:
+            pass
+
+        def stop(self) -> None:
+            raise OSError("the page's socket is gone")
+
+    show = _show(demo)
+    session = ShowSession(show)
+    session.page = Page()
+    with pytest.raises(KeyboardInterrupt):
+        with session:
+            raise KeyboardInterrupt
+    assert not show.worker._thread.is_alive()
