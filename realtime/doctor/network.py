@@ -13,31 +13,33 @@ from .report import Finding
 def check_osc_port(port: int) -> Finding:
     """The OSC port, bound as UDP on all addresses as the server binds it. Taken, `stylevj run`
     cannot start its OSC server: a fail line, with a free port to use and who holds this one."""
-    if port == 0:
-        return Finding("OSC port", "ok", "UDP: any free port (0)")
-    problem = bind_problem(socket.SOCK_DGRAM, "0.0.0.0", port)
-    if problem is None:
-        return Finding("OSC port", "ok", f"UDP {port} free")
-    other = free_port_near(socket.SOCK_DGRAM, "0.0.0.0", port)
-    return Finding("OSC port", "fail", f"UDP {port} in use ({problem}{held_by('udp', port)}): stylevj run would stop there",
-                   fix=f"stylevj run --osc-port {other}" if other else "stylevj run --no-osc")
+    return _check_port("OSC port", socket.SOCK_DGRAM, "0.0.0.0", port, "--osc-port", "--no-osc")
 
 
 def check_page_port(port: int, chosen: bool = True) -> Finding:
     """The operator page's port, bound as TCP on 127.0.0.1. `chosen`: given with --control-port
     (taken, `run` stops: a fail line); the default port taken is only degraded, as `run` then
     serves the page on a free one."""
+    return _check_port("page port", socket.SOCK_STREAM, "127.0.0.1", port, "--control-port", "--no-control",
+                       moves="" if chosen else "the page takes a free one (logged)")
+
+
+def _check_port(name: str, kind: int, host: str, port: int, flag: str, off: str, moves: str = "") -> Finding:
+    """Bind `port` as `run` would. Taken: a fail line naming its holder and a free port near it,
+    or, when `run` moves elsewhere on its own (`moves` says how), a degraded one."""
+    udp = kind == socket.SOCK_DGRAM
+    protocol = "UDP" if udp else "TCP"
     if port == 0:
-        return Finding("page port", "ok", "TCP: any free port (0)")
-    problem = bind_problem(socket.SOCK_STREAM, "127.0.0.1", port)
+        return Finding(name, "ok", f"{protocol}: any free port (0)")
+    problem = bind_problem(kind, host, port)
     if problem is None:
-        return Finding("page port", "ok", f"TCP 127.0.0.1:{port} free")
-    other = free_port_near(socket.SOCK_STREAM, "127.0.0.1", port)
-    fix = f"stylevj run --control-port {other}" if other else "stylevj run --no-control"
-    holder = held_by("tcp", port)
-    if not chosen:
-        return Finding("page port", "degraded", f"TCP {port} in use ({problem}{holder}): the page takes a free one (logged)", fix=fix)
-    return Finding("page port", "fail", f"TCP {port} in use ({problem}{holder}): stylevj run would stop there", fix=fix)
+        return Finding(name, "ok", f"{protocol} {port} free" if udp else f"{protocol} {host}:{port} free")
+    other = free_port_near(kind, host, port)
+    fix = f"stylevj run {flag} {other}" if other else f"stylevj run {off}"
+    taken = f"{protocol} {port} in use ({problem}{held_by(protocol.lower(), port)})"
+    if moves:
+        return Finding(name, "degraded", f"{taken}: {moves}", fix=fix)
+    return Finding(name, "fail", f"{taken}: stylevj run would stop there", fix=fix)
 
 
 def held_by(protocol: str, port: int, proc: str | os.PathLike = "/proc") -> str:
