@@ -98,7 +98,7 @@ def test_every_picture_is_a_six_petalled_flower(pictures):
 
 
 def test_the_default_path_never_pops(demo, measures):
-    """Consecutive 60 Hz frames at each keyframe and mid-segment (where a petal count or a colour
+    """Consecutive 60 Hz frames at each keyframe and mid-segment (where a size or a colour
     turns fastest), and a coarse walk round the whole loop whose steps of 1/8 keyframe (30 frames)
     bound any pop between them."""
     spots = torch.arange(12, dtype=torch.float32) / 2
