@@ -108,13 +108,12 @@ def midi_latency(show, source: str, G, trials: int = 30) -> Row:
             stack.callback(controller.delete)
             controller.open_virtual_port("controller")
         except (MidiError, OSError) as exc:  # rtmidi's errors are OSErrors: a backend without virtual ports
-            return Row("midi->applied", source, str(G.device), "frames", 1, 0, 0.0, 0.0, 0.0, f"skipped: {exc}"[:200])
+            return _unmeasured(source, G, f"skipped: {exc}")
         adapter = MidiAdapter(show.submit, show.board, inputs=CONTROLLER, api=api, now=show.clock, rescan_s=0.1).start()
         stack.callback(adapter.stop)
         if not _until(show, lambda s: any(CONTROLLER in name for name in s.midi.inputs), 10.0):
             problem = show.board.latest().midi.problem
-            return Row("midi->applied", source, str(G.device), "frames", 1, 0, 0.0, 0.0, 0.0,
-                       f"skipped: the MIDI adapter did not open the virtual controller ({problem})"[:200])
+            return _unmeasured(source, G, f"skipped: the MIDI adapter did not open the virtual controller ({problem})")
         mapping = MidiMap("truncation", "cc", CC, port=CONTROLLER)
         show.submit(mapping, "bench")
         stack.callback(show.submit, MidiForget("truncation"), "bench")
@@ -124,8 +123,7 @@ def midi_latency(show, source: str, G, trials: int = 30) -> Row:
         start = round((show.player.truncation - low) / (high - low) * 127)  # where the knob is: pickup takes it
         controller.send_message([0xB0, CC, start])
         if not _until(show, lambda s: s.params.truncation == truncation(low + (high - low) * start / 127), 5.0):
-            return Row("midi->applied", source, str(G.device), "frames", 1, 0, 0.0, 0.0, 0.0,
-                       f"failed: the CC did not take truncation over (it is {show.player.truncation:g})")
+            return _unmeasured(source, G, f"failed: the CC did not take truncation over (it is {show.player.truncation:g})")
         frames, walls, missed = [], [], 0
         for _ in range(trials):
             value = (start + 5) % 128  # a new position each time
@@ -145,6 +143,11 @@ def midi_latency(show, source: str, G, trials: int = 30) -> Row:
                f"display refreshes from a CC sent on a virtual {api} port to applied (max {max(frames):.0f}"
                f"{f', {missed} not applied within 1 s' if missed else ''}), {statistics.median(walls):.1f} ms; "
                f"of that, the port to the adapter: {transport}; ms columns are frames here")
+
+
+def _unmeasured(source: str, G, why: str) -> Row:
+    """The row when nothing could be measured, saying why (at most 200 characters)."""
+    return Row("midi->applied", source, str(G.device), "frames", 1, 0, 0.0, 0.0, 0.0, why[:200])
 
 
 def _transport_ms(controller, adapter, trials: int) -> str:
